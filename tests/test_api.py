@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+
+from tests.helpers import random_rotations
+from vvipe_core import VVIPE
+from vvipe_core.api import BUNDLED_CHECKPOINT
+from vvipe_core.cameras import SEEN, project, sample_cameras
+from vvipe_core.metrics import np_mpjpe
+from vvipe_core.skeleton import H36M17, KP13, convert
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_checkpoint):
+    return VVIPE.load(tiny_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return VVIPE.load(device="cpu")
+
+
+def _views(poses, n_views, ranges=SEEN, seed=0):
+    return [project(poses, sample_cameras(poses[:, 0], ranges, [seed, v])) for v in range(n_views)]
+
+
+def test_shapes_and_dtypes(tiny, small_poses):
+    p = small_poses.poses[:5]
+    kp = _views(p, 1)[0]
+    assert tiny.embed_3d(p).shape == (5, 8) and tiny.embed_3d(p).dtype == np.float32
+    assert tiny.canonicalize(p).shape == (5, 17, 3)
+    assert tiny.decode(tiny.embed_3d(p)).shape == (5, 17, 3)
+    assert tiny.embed_2d(kp).shape == (5, 8)
+    assert tiny.lift(kp).shape == (5, 17, 3)
+    assert tiny.embed_3d(p[:0]).shape == (0, 8)
+    assert tiny.sample(tiny.embed_3d(p)[0], n=3).shape == (3, 8)
+    assert tiny.sample(tiny.embed_3d(p), n=3).shape == (5, 3, 8)
+
+
+def test_bad_shapes_are_refused(tiny):
+    with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
+        tiny.embed_3d(np.zeros((4, 16, 3)))
+    with pytest.raises(ValueError, match=r"\(N, 17, 2\)"):
+        tiny.lift(np.zeros((4, 17, 3)))
+    with pytest.raises(ValueError, match=r"\(N, 8\)"):
+        tiny.decode(np.zeros((4, 7)))
+
+
+def test_13_keypoints_give_the_same_result_as_17(tiny, small_poses):
+    kp = _views(small_poses.poses[:20], 1)[0]
+    np.testing.assert_array_equal(tiny.embed_2d(kp), tiny.embed_2d(convert(kp, H36M17, KP13)))
+
+
+def test_embed_3d_is_invariant_to_100_random_rotations(tiny, small_poses):
+    pose = small_poses.poses[7].astype(np.float64)
+    rotated = np.einsum("nij,kj->nki", random_rotations(100, seed=3), pose) + [1000.0, -300.0, 50.0]
+    z = tiny.embed_3d(rotated)
+    np.testing.assert_allclose(z, np.broadcast_to(tiny.embed_3d(pose[None])[0], z.shape), atol=1e-4)
+
+
+def test_embed_2d_ignores_image_position_and_scale(tiny, small_poses):
+    kp = _views(small_poses.poses[:10], 1)[0]
+    np.testing.assert_allclose(tiny.embed_2d(kp), tiny.embed_2d(kp * 0.3 + [40, 900]), atol=1e-4)
+
+
+def test_missing_keypoints_give_finite_outputs_and_are_flagged(tiny, small_poses):
+    kp = _views(small_poses.poses[:6], 1)[0]
+    kp[1, H36M17.index("l_wrist")] = np.nan
+    kp[2, H36M17.indices(["r_knee", "r_ankle"])] = np.nan
+    kp[3, H36M17.index("pelvis")] = np.nan  # not a mapper input: does not matter
+    assert np.isfinite(tiny.lift(kp)).all()
+    assert tiny.missing_mask(kp).tolist() == [False, True, True, False, False, False]
+    kp[4, H36M17.indices(["l_hip", "r_hip", "l_shoulder"])] = np.nan
+    with pytest.raises(ValueError, match="shoulders and hips"):
+        tiny.lift(kp)
+
+
+def test_sample_is_seeded_and_centred(tiny):
+    z = np.zeros(8, np.float32)
+    a, b = tiny.sample(z, sigma=0.5, n=2000, seed=1), tiny.sample(z, sigma=0.5, n=2000, seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert abs(a.std() - 0.5) < 0.02 and np.abs(a.mean(0)).max() < 0.05
+    assert not np.array_equal(a, tiny.sample(z, sigma=0.5, n=2000, seed=2))
+
+
+# -- the bundled, trained model ----------------------------------------------------------------
+needs_bundled = pytest.mark.skipif(not BUNDLED_CHECKPOINT.exists(), reason="no bundled checkpoint")
+
+
+@needs_bundled
+def test_bundled_lift_agrees_across_cameras(bundled, small_poses):
+    poses = small_poses.poses[:200]
+    lifted = [bundled.lift(kp) for kp in _views(poses, 4)]
+    across_views = np.mean([np_mpjpe(lifted[i], lifted[j]) for i in range(4) for j in range(i)])
+    to_truth = np.mean([np_mpjpe(view, poses) for view in lifted])
+    other_pose = np.mean(np_mpjpe(lifted[0], np.roll(poses, 50, axis=0)))
+    assert to_truth < 0.15 and across_views < 0.15
+    assert other_pose > 2 * max(to_truth, across_views)
+
+
+@needs_bundled
+def test_bundled_decoder_reconstructs_validation_poses(bundled, small_poses):
+    canonical = bundled.canonicalize(small_poses.poses)
+    recon = bundled.decode(bundled.embed_3d(small_poses.poses))
+    assert np_mpjpe(recon, canonical).mean() < 0.1

@@ -1,0 +1,26 @@
+"""The core stays headless: vvipe_core never imports Qt or any GUI toolkit."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_linter_contract_holds():
+    exe = shutil.which("lint-imports")
+    assert exe, "import-linter is part of the dev extra"
+    result = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "KEPT" in result.stdout
+
+
+def test_importing_the_core_and_cli_loads_no_gui_module():
+    code = (
+        "import sys, vvipe_core, vvipe_core.api, vvipe_core.cli;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6','shiboken6','vispy','pyqtgraph','superqt','qtpy','app')];"
+        "print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,32 @@
+from typer.testing import CliRunner
+
+from tests.helpers import tiny_config
+from vvipe_core import checkpoint
+from vvipe_core.cli import app
+
+runner = CliRunner()
+
+
+def test_train_command_writes_a_checkpoint_with_the_config(tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_config(vae_epochs=1, mapper_epochs=1, steps_per_epoch=3).to_toml())
+    out = tmp_path / "m.pt"
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(out), "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    ckpt = checkpoint.load(out)
+    assert ckpt["config"]["seed"] == 5 and ckpt["config"]["model"]["width"] == 64
+    assert "saved" in result.output
+
+
+def test_train_command_reports_bad_data_clearly(tmp_path):
+    result = runner.invoke(app, ["train", "--train-data", str(tmp_path / "none.npz"), "--out",
+                                 str(tmp_path / "m.pt")])
+    assert result.exit_code == 2
+    assert "none.npz: no such file" in result.output
+
+
+def test_stage_option_is_checked(tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_config().to_toml())
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--stage", "decoder"])
+    assert result.exit_code != 0 and "stage" in result.output

@@ -1,0 +1,74 @@
+import threading
+
+import numpy as np
+import pytest
+
+from tests.helpers import tiny_config
+from vvipe_core import checkpoint
+from vvipe_core.train import Trainer, TrainingCancelled, select_device
+
+
+def test_a_tiny_training_run_lowers_the_losses(tmp_path):
+    cfg = tiny_config(vae_epochs=3, mapper_epochs=3, steps_per_epoch=8)
+    events = []
+    Trainer(cfg, tmp_path / "m.pt").run(callback=events.append)
+    epochs = [e for e in events if e.val is not None]
+    vae = [e for e in epochs if e.stage == "vae"]
+    mapper = [e for e in epochs if e.stage == "mapper"]
+    assert len(vae) == 3 and len(mapper) == 3
+    assert vae[-1].losses["recon"] < vae[0].losses["recon"]
+    assert vae[-1].val["recon_mpjpe_mm"] < vae[0].val["recon_mpjpe_mm"]
+    assert mapper[-1].losses["embed"] < 0.7 * mapper[0].losses["embed"]
+    assert 0.0 <= mapper[-1].val["hit@1"] <= 1.0
+    assert 0 < events[0].progress < events[-1].progress == 1.0
+    assert "triplet_active" in vae[0].losses
+
+
+def test_training_is_reproducible_per_seed(tmp_path):
+    a = checkpoint.load(Trainer(tiny_config(), tmp_path / "a.pt").run())
+    b = checkpoint.load(Trainer(tiny_config(), tmp_path / "b.pt").run())
+    for k in a["mapper"]:
+        np.testing.assert_array_equal(a["mapper"][k].numpy(), b["mapper"][k].numpy())
+
+
+def test_cancel_saves_a_checkpoint_and_resume_continues_from_its_step(tmp_path):
+    cfg = tiny_config()
+    out = tmp_path / "run.pt"
+    cancel = threading.Event()
+
+    def stop_in_mapper(event):
+        if event.stage == "mapper" and event.step >= 1:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled) as err:
+        Trainer(cfg, out).run(callback=stop_in_mapper, cancel=cancel)
+    saved = checkpoint.load(err.value.checkpoint_path)
+    position = saved["train_state"]["position"]
+    assert position["stage"] == "mapper" and position["epoch"] == 0 and position["step"] >= 1
+    assert len(saved["train_state"]["history"]) == cfg.vae_epochs
+
+    events = []
+    Trainer(cfg, out, resume=out).run(callback=events.append)
+    assert events[0].stage == "mapper" and events[0].step > position["step"]
+    final = checkpoint.load(out)
+    assert final["train_state"] is None  # finished: nothing left to resume
+    assert [h["stage"] for h in final["metrics"]["history"]] == ["vae"] * 2 + ["mapper"] * 2
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    cfg = tiny_config()
+    whole = checkpoint.load(Trainer(cfg, tmp_path / "whole.pt").run())
+    Trainer(cfg, tmp_path / "part.pt").run(stages=("vae",))
+    resumed = checkpoint.load(Trainer(cfg, tmp_path / "part.pt", resume=tmp_path / "part.pt").run())
+    for k in whole["mapper"]:
+        np.testing.assert_allclose(resumed["mapper"][k].numpy(), whole["mapper"][k].numpy(), atol=1e-5)
+
+
+def test_mapper_alone_needs_a_trained_vae(tmp_path):
+    with pytest.raises(ValueError, match="trained VAE"):
+        Trainer(tiny_config(), tmp_path / "m.pt").run(stages=("mapper",))
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in {"cpu", "cuda", "mps"}

@@ -1,0 +1,129 @@
+"""VVIPE: the one façade the GUI, the CLI and the evaluation use. Numpy in, numpy out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vvipe_core import checkpoint
+from vvipe_core.cameras import keypoint_features
+from vvipe_core.canonical import Realign, canonicalize
+from vvipe_core.config import TrainConfig
+from vvipe_core.models import Mapper, PoseVAE
+from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
+from vvipe_core.train import select_device
+
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "vvipe.pt"
+
+
+class VVIPE:
+    """A trained V-VIPE model: embed 3D poses and 2D keypoints, decode, lift, sample.
+
+    Joint order is our 17 joints (``vvipe_core.skeleton.H36M17``). 2D keypoints may also be
+    given as the 13 detector keypoints (``KP13``). Missing 2D joints are NaN: the mapping
+    network gets them as absent (zero position, presence flag 0; it is trained with missing
+    keypoints when the config's ``keypoint_dropout`` > 0), and ``missing_mask`` tells which
+    inputs were incomplete. At least two of the shoulders and hips must be present.
+    """
+
+    def __init__(self, ckpt: dict, device: str | torch.device = "auto", source: str = ""):
+        self.config = TrainConfig.from_dict(ckpt["config"])
+        self.source = source
+        self.metrics = ckpt.get("metrics", {})
+        self.realign = Realign(self.config.realign)
+        self.vae = PoseVAE(self.config.model)
+        self.mapper = Mapper(self.config.model)
+        try:
+            self.vae.load_state_dict(ckpt["vae"], strict=True)
+            self.mapper.load_state_dict(ckpt["mapper"], strict=True)
+        except (RuntimeError, TypeError) as e:
+            raise checkpoint.CheckpointError(f"{source}: weights do not fit the model ({e})") from e
+        self.vae.eval()
+        self.mapper.eval()
+        self.device = torch.device("cpu")
+        self.to(device)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | torch.device = "auto") -> "VVIPE":
+        """Load a checkpoint file (the bundled one when `path` is None)."""
+        path = Path(path) if path is not None else BUNDLED_CHECKPOINT
+        return cls(checkpoint.load(path), device=device, source=str(path))
+
+    def to(self, device: str | torch.device) -> "VVIPE":
+        self.device = select_device(device) if device == "auto" else torch.device(device)
+        self.vae.to(self.device)
+        self.mapper.to(self.device)
+        return self
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.config.model.embedding_dim
+
+    # -- 3D ----------------------------------------------------------------------------------
+    def canonicalize(self, poses3d: np.ndarray) -> np.ndarray:
+        """(N, 17, 3) poses in any frame and unit -> (N, 17, 3) canonical poses."""
+        return canonicalize(_check(poses3d, H36M17.n, 3), self.realign)
+
+    @torch.no_grad()
+    def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
+        """(N, 17, 3) poses in any frame (mm or any unit) -> (N, D) embedding means."""
+        canonical = self._tensor(self.canonicalize(poses3d))
+        return self._numpy(self.vae.encode(canonical).loc)
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """(N, D) embeddings -> (N, 17, 3) canonical poses."""
+        return self._numpy(self.vae.decode(self._tensor(_check(z, self.embedding_dim))))
+
+    # -- 2D ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def embed_2d(self, kp2d: np.ndarray) -> np.ndarray:
+        """(N, 17, 2) or (N, 13, 2) keypoints in pixels of any image (NaN = missing) -> (N, D)."""
+        features, _ = keypoint_features(_check_2d(kp2d), _skeleton_2d(kp2d))
+        return self._numpy(self.mapper(self._tensor(features)))
+
+    def lift(self, kp2d: np.ndarray) -> np.ndarray:
+        """(N, 17|13, 2) keypoints -> (N, 17, 3) canonical 3D poses (embed_2d, then decode)."""
+        return self.decode(self.embed_2d(kp2d))
+
+    @staticmethod
+    def missing_mask(kp2d: np.ndarray) -> np.ndarray:
+        """(N, 17|13, 2) -> (N,) True where a keypoint the model uses was missing (NaN)."""
+        kp = _check_2d(kp2d)
+        return np.isnan(convert(kp, _skeleton_2d(kp), KP13)).any(axis=(-1, -2))
+
+    # -- generation --------------------------------------------------------------------------
+    def sample(self, z: np.ndarray, sigma: float = 0.5, n: int = 8, seed: int = 0) -> np.ndarray:
+        """Variations around embeddings: (D,) -> (n, D); (N, D) -> (N, n, D). Gaussian noise of
+        standard deviation `sigma` in the embedding (whose prior is N(0, I))."""
+        z = np.asarray(z, dtype=np.float32)
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(size=z.shape[:-1] + (n, z.shape[-1])).astype(np.float32)
+        return z[..., None, :] + sigma * noise
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+
+    @staticmethod
+    def _numpy(x: torch.Tensor) -> np.ndarray:
+        return x.detach().cpu().numpy()
+
+
+def _check(x: np.ndarray, *trailing: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[-len(trailing):] != trailing or x.ndim != len(trailing) + 1:
+        raise ValueError(f"expected shape (N, {', '.join(map(str, trailing))}), got {x.shape}")
+    return x
+
+
+def _check_2d(kp: np.ndarray) -> np.ndarray:
+    kp = np.asarray(kp, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[1:] not in ((H36M17.n, 2), (KP13.n, 2)):
+        raise ValueError(f"expected keypoints of shape (N, 17, 2) or (N, 13, 2), got {kp.shape}")
+    return kp
+
+
+def _skeleton_2d(kp: np.ndarray) -> Skeleton:
+    return H36M17 if np.shape(kp)[1] == H36M17.n else KP13

@@ -1,0 +1,98 @@
+"""Checkpoints: one file holds the config, the weights, the skeleton, the normalisation facts and
+a format version. Loaded strictly (every weight must match) and safely (``weights_only``)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.skeleton import H36M17, KP13
+
+FORMAT = "vvipe-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the reason."""
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def build(
+    config: dict[str, Any],
+    vae: dict[str, torch.Tensor],
+    mapper: dict[str, torch.Tensor] | None,
+    train_state: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config,
+        "skeleton": {"name": H36M17.name, "joints": list(H36M17.joints),
+                     "parents": list(H36M17.parents)},
+        "keypoints_2d": {"name": KP13.name, "joints": list(KP13.joints)},
+        "normalisation": {
+            "realign": config["realign"],
+            "canonical_units": "torso length (|pelvis-spine| + |spine-thorax| = 1)",
+            "nominal_torso_mm": NOMINAL_TORSO_MM,
+            "keypoints_2d": "origin mid-hips, largest shoulder/hip distance = 0.5",
+        },
+        "vae": vae,
+        "mapper": mapper,
+        "train_state": train_state,
+        "metrics": metrics or {},
+        "git_revision": _git_revision(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def save(checkpoint: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically: a crash mid-write never leaves a half file under `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read and check a checkpoint; any problem is one CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable V-VIPE checkpoint ({type(e).__name__})") from e
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a V-VIPE checkpoint (no '{FORMAT}' marker)")
+    version = ckpt.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version}, this program reads {FORMAT_VERSION}"
+        )
+    if ckpt["skeleton"]["joints"] != list(H36M17.joints):
+        raise CheckpointError(f"{path}: made for another skeleton ({ckpt['skeleton']['name']})")
+    return ckpt

@@ -1,0 +1,81 @@
+"""`vvipe train`: train the 3D pose VAE and the 2D mapping network."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from tqdm import tqdm
+
+from vvipe_core.checkpoint import CheckpointError
+from vvipe_core.config import TrainConfig
+from vvipe_core.data import DataFileError
+
+console = Console(soft_wrap=True)
+
+
+def train(
+    out: Path = typer.Option(Path("runs/vvipe.pt"), "--out", "-o", help="Checkpoint to write."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config file."),
+    stage: str = typer.Option("all", help="vae, mapper or all."),
+    resume: Optional[Path] = typer.Option(None, help="Continue from this checkpoint's saved state."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps (overrides config)."),
+    train_data: Optional[Path] = typer.Option(None, help="Training poses (our npz)."),
+    val_data: Optional[Path] = typer.Option(None, help="Validation poses (our npz)."),
+    seed: Optional[int] = typer.Option(None),
+    vae_epochs: Optional[int] = typer.Option(None),
+    mapper_epochs: Optional[int] = typer.Option(None),
+    steps_per_epoch: Optional[int] = typer.Option(None, help="Cap steps per epoch (0 = all)."),
+    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+) -> None:
+    """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras."""
+    import torch
+
+    from vvipe_core.train import STAGES, Trainer, TrainingCancelled
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = TrainConfig.from_file(config) if config else TrainConfig()
+    overrides = {
+        "device": device, "train_data": train_data and str(train_data),
+        "val_data": val_data and str(val_data), "seed": seed, "vae_epochs": vae_epochs,
+        "mapper_epochs": mapper_epochs, "steps_per_epoch": steps_per_epoch,
+    }
+    cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
+    stages = STAGES if stage == "all" else (stage,)
+    if not set(stages) <= set(STAGES):
+        raise typer.BadParameter(f"stage must be one of vae, mapper, all; got {stage}")
+    try:
+        trainer = Trainer(cfg, out, resume=resume)
+    except (DataFileError, CheckpointError, ValueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
+    bars: dict[tuple[str, int], tqdm] = {}
+
+    def report(event) -> None:
+        key = (event.stage, event.epoch)
+        if key not in bars:
+            bars[key] = tqdm(total=event.steps_per_epoch, initial=event.step,
+                             desc=f"{event.stage} {event.epoch + 1}/{event.epochs}")
+        bar = bars[key]
+        bar.update(event.step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if not k.startswith("val")})
+        if event.val is not None:
+            bar.close()
+            console.print("  val: " + ", ".join(f"{k} {v:.4g}" for k, v in event.val.items()))
+
+    try:
+        trainer.run(stages, callback=report)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; resume with --resume {trainer.save()}")
+        raise typer.Exit(130) from None
+    except TrainingCancelled as e:
+        console.print(str(e))
+        raise typer.Exit(130) from None
+    console.print(f"saved {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)

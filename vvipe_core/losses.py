@@ -1,0 +1,69 @@
+"""Losses: reconstruction, KL with warm-up, and the triplet loss mined by NP-MPJPE."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.distributions import Normal
+
+from vvipe_core.metrics import HIT_THRESHOLD, normalised_pose_error
+
+
+def reconstruction(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over the coordinates of a pose, averaged over the batch."""
+    return ((pred - target) ** 2).flatten(1).sum(1).mean()
+
+
+def kl_to_standard_normal(q: Normal) -> torch.Tensor:
+    """KL(q || N(0, I)) summed over embedding dimensions, averaged over the batch."""
+    var = q.scale**2
+    return 0.5 * (var + q.loc**2 - 1 - torch.log(var)).sum(1).mean()
+
+
+def kl_weight(step: int, beta: float, warmup_steps: int) -> float:
+    """Linear KL warm-up: 0 at step 0, beta from `warmup_steps` on."""
+    return beta * min(1.0, step / warmup_steps) if warmup_steps > 0 else beta
+
+
+@dataclass
+class TripletResult:
+    loss: torch.Tensor
+    active: float  # share of anchors whose triplet still violates the margin
+    mined: float  # share of anchors for which a true negative (NP-MPJPE >= threshold) was found
+
+
+def triplet_loss(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    poses: torch.Tensor,
+    margin: float,
+    candidates: int = 16,
+) -> TripletResult:
+    """Semi-hard triplet loss over a batch.
+
+    anchor, positive: (B, D) embeddings of the same poses under two augmentations; poses:
+    (B, 17, 3) canonical poses of the anchors. For each anchor the `candidates` closest other
+    embeddings are checked by NP-MPJPE (exact, but only for those: all B^2 Procrustes fits would
+    cost more than the network); the closest one that is a true negative (NP-MPJPE >= 0.1) and
+    farther than the positive is used, else the closest true negative.
+    """
+    b = len(anchor)
+    d_pos = torch.linalg.norm(anchor - positive, dim=1)
+    k = min(candidates, b - 1)
+    with torch.no_grad():
+        dist = torch.cdist(anchor, anchor).fill_diagonal_(float("inf"))
+        cand_dist, cand = dist.topk(k, dim=1, largest=False)  # (B, k)
+        p = poses.detach()
+        np_err = normalised_pose_error(p[cand], p[:, None])
+        negative = np_err >= HIT_THRESHOLD
+        semi_hard = negative & (cand_dist > d_pos.detach()[:, None])
+        # First semi-hard candidate if any, else first true negative (candidates are sorted).
+        pick = torch.where(semi_hard.any(1), semi_hard.float().argmax(1), negative.float().argmax(1))
+        found = negative.any(1)
+    d_neg = torch.linalg.norm(anchor - anchor[cand.gather(1, pick[:, None])[:, 0]], dim=1)
+    per_anchor = torch.relu(d_pos - d_neg + margin) * found
+    return TripletResult(
+        loss=per_anchor.sum() / found.sum().clamp_min(1),
+        active=float((per_anchor > 0).float().sum() / max(b, 1)),
+        mined=float(found.float().mean()),
+    )

@@ -1,0 +1,286 @@
+"""Training: the 3D pose VAE, then the 2D mapping network against a frozen copy of its decoder.
+
+One loop per stage, resumable from any saved step, seeded, with progress reported through a
+callback so the CLI and the GUI drive the same code. Cancelling saves the current state.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vvipe_core import checkpoint
+from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
+from vvipe_core.canonical import canonicalize
+from vvipe_core.config import TrainConfig
+from vvipe_core.data import (
+    add_keypoint_noise, augment_bones, augment_mirror, drop_keypoints, load_poses,
+)
+from vvipe_core.losses import kl_to_standard_normal, kl_weight, reconstruction, triplet_loss
+from vvipe_core.metrics import HIT_THRESHOLD, normalised_pose_error, pa_mpjpe
+from vvipe_core.models import Mapper, PoseVAE
+from vvipe_core.skeleton import H36M17
+
+STAGES = ("vae", "mapper")
+
+
+@dataclass
+class TrainEvent:
+    stage: str
+    epoch: int  # 0-based epoch being trained
+    epochs: int
+    step: int  # steps done in this epoch
+    steps_per_epoch: int
+    losses: dict[str, float] = field(default_factory=dict)
+    val: dict[str, float] | None = None  # set at the end of an epoch
+    elapsed_s: float = 0.0
+
+    @property
+    def progress(self) -> float:
+        return (self.epoch * self.steps_per_epoch + self.step) / max(1, self.epochs * self.steps_per_epoch)
+
+
+Callback = Callable[[TrainEvent], None]
+
+
+class TrainingCancelled(Exception):
+    def __init__(self, checkpoint_path: Path):
+        super().__init__(f"training cancelled; state saved to {checkpoint_path}")
+        self.checkpoint_path = checkpoint_path
+
+
+def select_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def augmented_world_poses(world: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    poses = augment_mirror(world, rng) if cfg.mirror else world
+    return augment_bones(poses, cfg.bone_scale, rng)
+
+
+def camera_keypoints(
+    world: np.ndarray, ranges: CameraRanges, rng: np.random.Generator | int,
+    noise_px: float = 0.0, dropout: float = 0.0,
+) -> np.ndarray:
+    """World poses (N, 17, 3) mm -> their 2D pixels (N, 17, 2) through one random camera each,
+    with optional training noise and missing keypoints."""
+    rng = np.random.default_rng(rng)
+    pixels = project(world, sample_cameras(world[:, 0], ranges, rng))
+    pixels = add_keypoint_noise(pixels, noise_px, rng)
+    return drop_keypoints(pixels, dropout, rng)
+
+
+class Trainer:
+    """Holds the models, optimisers and data for one training run."""
+
+    def __init__(self, cfg: TrainConfig, out: str | Path, resume: str | Path | None = None):
+        self.cfg = cfg
+        self.out = Path(out)
+        self.device = select_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.vae = PoseVAE(cfg.model).to(self.device)
+        self.mapper = Mapper(cfg.model).to(self.device)
+        self.history: list[dict] = []
+        self.position = {"stage": STAGES[0], "epoch": 0, "step": 0}
+        self.metrics: dict = {}
+        self.train = load_poses(cfg.train_data).poses
+        val = load_poses(cfg.val_data).poses
+        pick = np.random.default_rng(cfg.seed).permutation(len(val))[: cfg.val_poses]
+        self.val = val[np.sort(pick)]
+        self.opt = self._optimiser(STAGES[0])
+        if resume is not None:
+            self._resume(checkpoint.load(resume))
+
+    def _optimiser(self, stage: str) -> torch.optim.Optimizer:
+        if stage == "vae":
+            return torch.optim.Adam(self.vae.parameters(), lr=self.cfg.vae_lr)
+        params = list(self.mapper.parameters())
+        if not self.cfg.pretrained_vae:
+            params += list(self.vae.decoder.parameters())
+        return torch.optim.Adam(params, lr=self.cfg.mapper_lr)
+
+    def _resume(self, ckpt: dict) -> None:
+        state = ckpt.get("train_state")
+        if not state:
+            raise checkpoint.CheckpointError("checkpoint holds no training state to resume from")
+        self.vae.load_state_dict(ckpt["vae"])
+        self.mapper.load_state_dict(ckpt["mapper"])
+        self.position = dict(state["position"])
+        self.history = list(state["history"])
+        self.opt = self._optimiser(self.position["stage"])
+        self.opt.load_state_dict(state["optimizer"])
+
+    # -- batches ------------------------------------------------------------------------------
+    def steps_per_epoch(self) -> int:
+        full = len(self.train) // self.cfg.batch_size
+        return min(full, self.cfg.steps_per_epoch) if self.cfg.steps_per_epoch else full
+
+    def _batch(self, stage: str, epoch: int, step: int) -> tuple[np.ndarray, np.random.Generator]:
+        """Deterministic in (seed, stage, epoch, step), so that a resumed run sees what an
+        uninterrupted one would have seen."""
+        order = np.random.default_rng([self.cfg.seed, STAGES.index(stage), epoch]).permutation(len(self.train))
+        idx = order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size]
+        rng = np.random.default_rng([self.cfg.seed, STAGES.index(stage), epoch, step, 1])
+        return augmented_world_poses(self.train[idx], self.cfg, rng), rng
+
+    def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device)
+
+    def _canonical(self, world: np.ndarray) -> torch.Tensor:
+        return self._tensor(canonicalize(world, self.cfg.realign))
+
+    # -- steps --------------------------------------------------------------------------------
+    def _vae_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
+        cfg = self.cfg
+        target = self._canonical(world)
+        q = self.vae.encode(target)
+        recon = reconstruction(self.vae.decode(q.rsample()), target)
+        kl = kl_to_standard_normal(q)
+        loss = recon + kl_weight(global_step, cfg.beta, cfg.beta_warmup_steps) * kl
+        logs = {"recon": recon.item(), "kl": kl.item()}
+        if cfg.triplet:
+            # Positive: the same pose with other body proportions (a "similar pose").
+            positive = self.vae.encode(self._canonical(augment_bones(world, cfg.bone_scale, rng))).loc
+            trip = triplet_loss(q.loc, positive, target, cfg.triplet_margin, cfg.triplet_candidates)
+            loss = loss + cfg.triplet_weight * trip.loss
+            logs |= {"triplet": trip.loss.item(), "triplet_active": trip.active}
+        self._optimise(loss)
+        return logs
+
+    def _mapper_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
+        cfg = self.cfg
+        target = self._canonical(world)
+        pixels = camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
+        z = self.mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
+        pose_loss = reconstruction(self.vae.decode(z), target)
+        loss = cfg.mapper_pose_weight * pose_loss
+        logs = {"pose": pose_loss.item()}
+        if cfg.pretrained_vae:
+            with torch.no_grad():
+                z_target = self.vae.encode(target).loc
+            embed_loss = ((z - z_target) ** 2).sum(1).mean()
+            loss = loss + cfg.mapper_embed_weight * embed_loss
+            logs["embed"] = embed_loss.item()
+        self._optimise(loss)
+        return logs
+
+    def _optimise(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def _set_modes(self, stage: str) -> None:
+        frozen_vae = stage == "mapper" and self.cfg.pretrained_vae
+        self.vae.train(not frozen_vae)
+        self.vae.requires_grad_(not frozen_vae)
+        if stage == "mapper" and not self.cfg.pretrained_vae:
+            self.vae.encoder.requires_grad_(False)
+        self.mapper.train(stage == "mapper")
+
+    # -- validation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self, stage: str) -> dict[str, float]:
+        self.vae.eval()
+        self.mapper.eval()
+        canonical, scale = canonicalize(self.val, self.cfg.realign, return_scale=True)
+        target = self._tensor(canonical)
+        if stage == "vae":
+            pred = self.vae.decode(self.vae.encode(target).loc)
+            metrics = _lift_errors(pred.cpu().numpy(), canonical, scale)
+            return {f"recon_{k}": v for k, v in metrics.items()}
+        views = [camera_keypoints(self.val, self.cfg.cameras, [self.cfg.seed, 99, v]) for v in range(2)]
+        z = [self.mapper(self._tensor(keypoint_features(p, H36M17)[0])) for p in views]
+        metrics = _lift_errors(self.vae.decode(z[0]).cpu().numpy(), canonical, scale)
+        nearest = torch.cdist(z[0], z[1]).argmin(1).cpu()
+        c = torch.as_tensor(canonical)
+        hit = normalised_pose_error(c, c[nearest]) <= HIT_THRESHOLD
+        return metrics | {"hit@1": float(hit.float().mean())}
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(
+        self, stages: tuple[str, ...] = STAGES, callback: Callback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        if "vae" not in stages and self.position["stage"] == "vae":
+            raise ValueError("the mapper needs a trained VAE: train the vae stage first, "
+                             "then resume from its checkpoint")
+        start = time.monotonic()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.seed + 1)
+            for stage in STAGES[STAGES.index(self.position["stage"]):]:
+                if stage in stages:
+                    self._run_stage(stage, callback, cancel, start)
+        finished = self.position == {"stage": STAGES[-1], "epoch": self.cfg.mapper_epochs, "step": 0}
+        self.save(final=finished)
+        return self.out
+
+    def _run_stage(self, stage, callback, cancel, start) -> None:
+        if self.position["stage"] != stage:
+            self.position = {"stage": stage, "epoch": 0, "step": 0}
+            self.opt = self._optimiser(stage)
+        epochs = self.cfg.vae_epochs if stage == "vae" else self.cfg.mapper_epochs
+        n_steps = self.steps_per_epoch()
+        step_fn = self._vae_step if stage == "vae" else self._mapper_step
+        while self.position["epoch"] < epochs:
+            epoch = self.position["epoch"]
+            self._set_modes(stage)
+            sums: dict[str, float] = {}
+            counted = 0
+            for step in range(self.position["step"], n_steps):
+                if cancel is not None and cancel.is_set():
+                    raise TrainingCancelled(self.save())
+                world, rng = self._batch(stage, epoch, step)
+                logs = step_fn(world, rng, epoch * n_steps + step)
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                counted += 1
+                self.position["step"] = step + 1
+                if callback and (step % 10 == 0 or step + 1 == n_steps):
+                    callback(TrainEvent(stage, epoch, epochs, step + 1, n_steps, logs,
+                                        elapsed_s=time.monotonic() - start))
+            val = self.validate(stage)
+            record = {"stage": stage, "epoch": epoch,
+                      **{k: v / max(counted, 1) for k, v in sums.items()},
+                      **{f"val_{k}": v for k, v in val.items()}}
+            self.history.append(record)
+            self.metrics[stage] = val
+            self.position = {"stage": stage, "epoch": epoch + 1, "step": 0}
+            self.save()
+            if callback:
+                callback(TrainEvent(stage, epoch, epochs, n_steps, n_steps,
+                                    {k: v for k, v in record.items() if isinstance(v, float)},
+                                    val=val, elapsed_s=time.monotonic() - start))
+
+    def save(self, final: bool = False) -> Path:
+        """Write the checkpoint; `final` drops the optimiser state (nothing left to resume)."""
+        state = None if final else {
+            "position": dict(self.position), "history": self.history,
+            "optimizer": self.opt.state_dict(),
+        }
+        ckpt = checkpoint.build(
+            self.cfg.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
+            train_state=state, metrics={"history": self.history, "val": self.metrics},
+        )
+        return checkpoint.save(ckpt, self.out)
+
+
+def _cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def _lift_errors(pred: np.ndarray, canonical: np.ndarray, scale: np.ndarray) -> dict[str, float]:
+    """Errors in mm of canonical predictions against canonical targets at the target's size."""
+    mm = scale[:, None, None]
+    err = np.linalg.norm((pred - canonical) * mm, axis=-1).mean(-1)
+    return {"mpjpe_mm": float(err.mean()), "pa_mpjpe_mm": float(pa_mpjpe(pred * mm, canonical * mm).mean())}
