@@ -1,9 +1,9 @@
 """Shared test helpers (fixtures live in conftest.py)."""
+from pathlib import Path
+
 import numpy as np
 
 from vvipe_core.config import ModelConfig, TrainConfig
-
-from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 SMALL_POSES = DATA / "cmu_val_small.npz"

@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 
 from vvipe_core.cameras import (
-    SEEN, UNSEEN, CameraRanges, keypoint_features, normalize_2d, project, sample_cameras,
-    to_camera, unproject,
+    SEEN,
+    UNSEEN,
+    CameraRanges,
+    keypoint_features,
+    normalize_2d,
+    project,
+    sample_cameras,
+    to_camera,
+    unproject,
 )
 from vvipe_core.skeleton import H36M17, KP13, convert
 

@@ -3,7 +3,13 @@ import pytest
 
 from tests.helpers import random_rotations
 from vvipe_core.canonical import (
-    L_HIP, PELVIS, R_HIP, THORAX, Realign, canonicalize, torso_length,
+    L_HIP,
+    PELVIS,
+    R_HIP,
+    THORAX,
+    Realign,
+    canonicalize,
+    torso_length,
 )
 from vvipe_core.data import mirror_poses
 

@@ -1,10 +1,8 @@
-import tomllib
-
 import numpy as np
 import pytest
+import tomllib
 import torch
 
-from tests.helpers import tiny_config
 from vvipe_core import VVIPE, checkpoint
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.config import TrainConfig

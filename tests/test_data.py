@@ -3,8 +3,15 @@ import pytest
 
 from vvipe_core.canonical import canonicalize
 from vvipe_core.data import (
-    DataFileError, add_keypoint_noise, augment_bones, drop_keypoints, load_h36m_2d, load_h36m_3d,
-    load_poses, mirror_poses, rescale_bones,
+    DataFileError,
+    add_keypoint_noise,
+    augment_bones,
+    drop_keypoints,
+    load_h36m_2d,
+    load_h36m_3d,
+    load_poses,
+    mirror_poses,
+    rescale_bones,
 )
 from vvipe_core.skeleton import H36M17
 
@@ -89,7 +96,7 @@ def test_bone_rescaling_keeps_directions_and_scales_lengths(small_poses):
     out = rescale_bones(poses, factors)
     np.testing.assert_allclose(_bone_lengths(out), _bone_lengths(poses) * factors[:, 1:], rtol=1e-9)
     parents = np.asarray(H36M17.parents)[1:]
-    unit = lambda p: (p[:, 1:] - p[:, parents]) / _bone_lengths(p)[..., None]  # noqa: E731
+    unit = lambda p: (p[:, 1:] - p[:, parents]) / _bone_lengths(p)[..., None]
     np.testing.assert_allclose(unit(out), unit(poses), atol=1e-9)
     np.testing.assert_array_equal(out[:, 0], poses[:, 0])
 

@@ -38,19 +38,19 @@ class VVIPE:
             self.vae.load_state_dict(ckpt["vae"], strict=True)
             self.mapper.load_state_dict(ckpt["mapper"], strict=True)
         except (RuntimeError, TypeError) as e:
-            raise checkpoint.CheckpointError(f"{source}: weights do not fit the model ({e})") from e
+            raise checkpoint.CheckpointError(source, f"weights do not fit the model ({e})") from e
         self.vae.eval()
         self.mapper.eval()
         self.device = torch.device("cpu")
         self.to(device)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str | torch.device = "auto") -> "VVIPE":
+    def load(cls, path: str | Path | None = None, device: str | torch.device = "auto") -> VVIPE:
         """Load a checkpoint file (the bundled one when `path` is None)."""
         path = Path(path) if path is not None else BUNDLED_CHECKPOINT
         return cls(checkpoint.load(path), device=device, source=str(path))
 
-    def to(self, device: str | torch.device) -> "VVIPE":
+    def to(self, device: str | torch.device) -> VVIPE:
         self.device = select_device(device) if device == "auto" else torch.device(device)
         self.vae.to(self.device)
         self.mapper.to(self.device)

@@ -12,20 +12,21 @@ from typing import Any
 import torch
 
 from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.errors import VVIPEError
 from vvipe_core.skeleton import H36M17, KP13
 
 FORMAT = "vvipe-checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VVIPEError, ValueError):
     """A checkpoint that cannot be used; the message names the file and the reason."""
 
 
 def _git_revision() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True, timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
         return out.stdout.strip() or None
@@ -81,18 +82,18 @@ def load(path: str | Path) -> dict[str, Any]:
     """Read and check a checkpoint; any problem is one CheckpointError naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(path, "no such checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"{path}: not a readable V-VIPE checkpoint ({type(e).__name__})") from e
+        raise CheckpointError(path, f"not a readable V-VIPE checkpoint ({type(e).__name__})") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a V-VIPE checkpoint (no '{FORMAT}' marker)")
+        raise CheckpointError(path, f"not a V-VIPE checkpoint (no '{FORMAT}' marker)")
     version = ckpt.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {version}, this program reads {FORMAT_VERSION}"
+            path, f"checkpoint format version {version}, this program reads {FORMAT_VERSION}"
         )
     if ckpt["skeleton"]["joints"] != list(H36M17.joints):
-        raise CheckpointError(f"{path}: made for another skeleton ({ckpt['skeleton']['name']})")
+        raise CheckpointError(path, f"made for another skeleton ({ckpt['skeleton']['name']})")
     return ckpt

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from vvipe_core.cameras import CameraRanges
 
@@ -54,11 +55,11 @@ class TrainConfig:
     val_poses: int = 2000
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return _build(cls, data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
+    def from_file(cls, path: str | Path) -> TrainConfig:
         with open(path, "rb") as f:
             return cls.from_dict(tomllib.load(f))
 
@@ -73,7 +74,7 @@ class TrainConfig:
             lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
         return "\n".join(lines) + "\n"
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         merged = self.to_dict()
         _deep_update(merged, changes)
         return self.from_dict(merged)
@@ -105,11 +106,11 @@ def _build(cls: type, data: dict[str, Any]):
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
     kwargs = {}
     for name, value in data.items():
-        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else fields[name].default  # noqa: E501
+        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else fields[name].default
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value)
         elif isinstance(default, tuple):
             kwargs[name] = tuple(value)
         else:
-            kwargs[name] = type(default)(value) if isinstance(default, (int, float)) and not isinstance(default, bool) else value  # noqa: E501
+            kwargs[name] = type(default)(value) if isinstance(default, (int, float)) and not isinstance(default, bool) else value
     return cls(**kwargs)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vvipe_core.errors import VVIPEError
 from vvipe_core.skeleton import H36M17, H36M32, convert
 
 REQUIRED_KEYS = ("poses", "subject", "sequence")
 
 
-class DataFileError(ValueError):
+class DataFileError(VVIPEError, ValueError):
     """A pose file that cannot be used, with the file and the reason in the message."""
 
 
@@ -29,7 +30,7 @@ class PoseSet:
     def __len__(self) -> int:
         return len(self.poses)
 
-    def subset(self, index: np.ndarray) -> "PoseSet":
+    def subset(self, index: np.ndarray) -> PoseSet:
         return PoseSet(
             self.poses[index], self.subject[index], self.sequence[index],
             {k: v[index] for k, v in self.extra.items()},
@@ -43,21 +44,21 @@ def load_poses(path: str | Path) -> PoseSet:
         with np.load(path, allow_pickle=False) as d:
             arrays = {k: d[k] for k in d.files}
     except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
+        raise DataFileError(path, "no such file") from None
     except Exception as e:  # zip/format errors come in many types
-        raise DataFileError(f"{path}: not a readable .npz pose file ({e})") from e
+        raise DataFileError(path, f"not a readable .npz pose file ({e})") from e
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
-        raise DataFileError(f"{path}: missing array(s) {', '.join(missing)}")
+        raise DataFileError(path, f"missing array(s) {', '.join(missing)}")
     poses = arrays.pop("poses")
     if poses.ndim != 3 or poses.shape[1:] != (H36M17.n, 3):
-        raise DataFileError(f"{path}: poses must be (N, 17, 3), got {poses.shape}")
+        raise DataFileError(path, f"poses must be (N, 17, 3), got {poses.shape}")
     if not np.isfinite(poses).all():
-        raise DataFileError(f"{path}: poses contain NaN or inf")
+        raise DataFileError(path, "poses contain NaN or inf")
     n = len(poses)
     bad = [k for k, v in arrays.items() if len(v) != n]
     if bad:
-        raise DataFileError(f"{path}: array(s) {', '.join(bad)} do not have {n} rows")
+        raise DataFileError(path, f"array(s) {', '.join(bad)} do not have {n} rows")
     return PoseSet(
         poses.astype(np.float32), arrays.pop("subject"), arrays.pop("sequence").astype(str), arrays
     )
@@ -74,7 +75,7 @@ def load_h36m_3d(path: str | Path, subjects: list[str] | None = None) -> PoseSet
         with np.load(path, allow_pickle=True) as d:
             data = d["positions_3d"].item()
     except Exception as e:
-        raise DataFileError(f"{path}: not a VideoPose3D data_3d_h36m.npz file ({e})") from e
+        raise DataFileError(path, f"not a VideoPose3D data_3d_h36m.npz file ({e})") from e
     poses, subject, sequence = [], [], []
     for subj in sorted(data):
         if subjects and subj not in subjects:
@@ -85,7 +86,7 @@ def load_h36m_3d(path: str | Path, subjects: list[str] | None = None) -> PoseSet
             subject += [subj] * len(p)
             sequence += [f"{subj}/{action}"] * len(p)
     if not poses:
-        raise DataFileError(f"{path}: no poses for subjects {subjects}")
+        raise DataFileError(path, f"no poses for subjects {subjects}")
     return PoseSet(np.concatenate(poses), np.asarray(subject), np.asarray(sequence))
 
 
@@ -97,14 +98,14 @@ def load_h36m_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray]]]:
         with np.load(path, allow_pickle=True) as d:
             data = d["positions_2d"].item()
     except Exception as e:
-        raise DataFileError(f"{path}: not a VideoPose3D data_2d_h36m file ({e})") from e
+        raise DataFileError(path, f"not a VideoPose3D data_2d_h36m file ({e})") from e
     out = {}
     for subj, actions in data.items():
         out[subj] = {}
         for action, cams in actions.items():
             views = [np.asarray(v, dtype=np.float32)[..., :2] for v in cams]
             if any(v.ndim != 3 or v.shape[1] != H36M17.n for v in views):
-                raise DataFileError(f"{path}: {subj}/{action} is not (T, 17, 2) per camera")
+                raise DataFileError(path, f"{subj}/{action} is not (T, 17, 2) per camera")
             out[subj][action] = views
     return out
 

@@ -49,7 +49,7 @@ class Skeleton:
             twins.append(self.index(twin) if twin in self.joints else self.index(name))
         return np.asarray(twins)
 
-    def conversion_matrix(self, target: "Skeleton") -> np.ndarray:
+    def conversion_matrix(self, target: Skeleton) -> np.ndarray:
         """(target.n, self.n) averaging matrix: target = M @ source, joint by joint name."""
         m = np.zeros((target.n, self.n), dtype=np.float64)
         for t, name in enumerate(target.joints):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -19,7 +19,11 @@ from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_
 from vvipe_core.canonical import canonicalize
 from vvipe_core.config import TrainConfig
 from vvipe_core.data import (
-    add_keypoint_noise, augment_bones, augment_mirror, drop_keypoints, load_poses,
+    add_keypoint_noise,
+    augment_bones,
+    augment_mirror,
+    drop_keypoints,
+    load_poses,
 )
 from vvipe_core.losses import kl_to_standard_normal, kl_weight, reconstruction, triplet_loss
 from vvipe_core.metrics import HIT_THRESHOLD, normalised_pose_error, pa_mpjpe
@@ -100,7 +104,7 @@ class Trainer:
         self.val = val[np.sort(pick)]
         self.opt = self._optimiser(STAGES[0])
         if resume is not None:
-            self._resume(checkpoint.load(resume))
+            self._resume(checkpoint.load(resume), resume)
 
     def _optimiser(self, stage: str) -> torch.optim.Optimizer:
         if stage == "vae":
@@ -110,10 +114,10 @@ class Trainer:
             params += list(self.vae.decoder.parameters())
         return torch.optim.Adam(params, lr=self.cfg.mapper_lr)
 
-    def _resume(self, ckpt: dict) -> None:
+    def _resume(self, ckpt: dict, path: str | Path) -> None:
         state = ckpt.get("train_state")
         if not state:
-            raise checkpoint.CheckpointError("checkpoint holds no training state to resume from")
+            raise checkpoint.CheckpointError(path, "holds no training state to resume from")
         self.vae.load_state_dict(ckpt["vae"])
         self.mapper.load_state_dict(ckpt["mapper"])
         self.position = dict(state["position"])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -17,16 +16,16 @@ console = Console(soft_wrap=True)
 
 def train(
     out: Path = typer.Option(Path("runs/vvipe.pt"), "--out", "-o", help="Checkpoint to write."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config file."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML config file."),
     stage: str = typer.Option("all", help="vae, mapper or all."),
-    resume: Optional[Path] = typer.Option(None, help="Continue from this checkpoint's saved state."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, mps (overrides config)."),
-    train_data: Optional[Path] = typer.Option(None, help="Training poses (our npz)."),
-    val_data: Optional[Path] = typer.Option(None, help="Validation poses (our npz)."),
-    seed: Optional[int] = typer.Option(None),
-    vae_epochs: Optional[int] = typer.Option(None),
-    mapper_epochs: Optional[int] = typer.Option(None),
-    steps_per_epoch: Optional[int] = typer.Option(None, help="Cap steps per epoch (0 = all)."),
+    resume: Path | None = typer.Option(None, help="Continue from this checkpoint's saved state."),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda, mps (overrides config)."),
+    train_data: Path | None = typer.Option(None, help="Training poses (our npz)."),
+    val_data: Path | None = typer.Option(None, help="Validation poses (our npz)."),
+    seed: int | None = typer.Option(None),
+    vae_epochs: int | None = typer.Option(None),
+    mapper_epochs: int | None = typer.Option(None),
+    steps_per_epoch: int | None = typer.Option(None, help="Cap steps per epoch (0 = all)."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras."""

@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import SMALL_POSES
+from vvipe_core.canonical import canonicalize
+from vvipe_core.cli import app
+from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, camera_views, evaluate
+
+
+class _TruthMethod:
+    """Embeds each 2D view by its own pose's true canonical 3D: the perfect embedding."""
+
+    name = "truth"
+
+    def __init__(self, poses):
+        self.canonical = canonicalize(poses)
+
+    def embed(self, kp2d):
+        return self.canonical.reshape(len(kp2d), -1)
+
+    def lift(self, kp2d):
+        return self.canonical
+
+
+def test_true_canonical_poses_as_embedding_give_perfect_scores(small_poses):
+    poses = small_poses.poses[:300]
+    result = evaluate(poses, _TruthMethod(poses), EvalOptions(views=3))
+    for cams in ("seen", "unseen"):
+        assert result["retrieval"][cams] == {"hit@1": 1.0, "hit@10": 1.0, "hit@20": 1.0}
+        assert result["lifting"][cams]["mpjpe_mm"] < 1e-3
+        assert result["lifting"][cams]["np_mpjpe"] < 1e-6
+
+
+def test_2d_baseline_is_better_than_chance_and_worse_than_perfect(small_poses):
+    result = evaluate(small_poses.poses, Keypoints2DMethod(), EvalOptions(cameras=("seen",)))
+    hits = result["retrieval"]["seen"]
+    assert 0.05 < hits["hit@1"] < 0.95 and hits["hit@1"] <= hits["hit@10"] <= hits["hit@20"]
+    assert "lifting" not in result
+
+
+def test_views_are_seeded_noisy_and_missing_as_asked(small_poses):
+    poses = small_poses.poses[:50]
+    clean = camera_views(poses, "unseen", EvalOptions(views=2))
+    assert clean.shape == (2, 50, 17, 2)
+    np.testing.assert_array_equal(clean, camera_views(poses, "unseen", EvalOptions(views=2)))
+    noisy = camera_views(poses, "unseen", EvalOptions(views=2, noise_px=5.0))
+    assert 3.0 < np.abs(noisy - clean).mean() < 5.0  # E|N(0, 5)| = 4
+    dropped = camera_views(poses, "unseen", EvalOptions(views=2, drop_joints=2))
+    assert (np.isnan(dropped).all(-1).sum(-1) == 2).all()
+
+
+def test_too_few_poses_is_a_clear_error(small_poses):
+    with pytest.raises(ValueError, match="at least 20 poses"):
+        evaluate(small_poses.poses[:10], Keypoints2DMethod(), EvalOptions())
+
+
+def test_eval_command_writes_the_documented_json(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    args = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "100", "--json", str(out), "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Hit@1" in result.output
+    r = json.loads(out.read_text())
+    assert r["n_poses"] == 100 and r["seed"] == 0 and r["checkpoint"] == str(tiny_checkpoint)
+    for cams in ("seen", "unseen"):
+        assert set(r["retrieval"][cams]) == {"hit@1", "hit@10", "hit@20"}
+        assert all(0.0 <= v <= 1.0 for v in r["retrieval"][cams].values())
+        assert set(r["lifting"][cams]) == {"mpjpe_mm", "pa_mpjpe_mm", "np_mpjpe"}
+    only_seen = CliRunner().invoke(app, args[:-4] + ["--cameras", "seen", "--json", str(out)])
+    assert only_seen.exit_code == 0 and list(json.loads(out.read_text())["retrieval"]) == ["seen"]
+
+
+def test_eval_command_reports_a_bad_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    result = CliRunner().invoke(app, ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(bad)])
+    assert result.exit_code == 2 and "bad.pt" in result.output

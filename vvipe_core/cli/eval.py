@@ -1,0 +1,78 @@
+"""`vvipe eval`: the cross-view retrieval and lifting protocol (see vvipe_core/evaluation.py)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(soft_wrap=True)
+METHODS = ("vvipe", "2d")
+
+
+def eval_command(
+    data: Path = typer.Option(..., "--data", help="Poses in our npz format (poses, subject, sequence)."),
+    checkpoint: Path | None = typer.Option(None, help="Model checkpoint (default: the bundled one)."),
+    cameras: str = typer.Option("both", help="seen, unseen or both."),
+    views: int = typer.Option(4, help="Cameras per pose."),
+    noise_px: float = typer.Option(0.0, "--noise-px", help="Gaussian 2D noise (pixels)."),
+    drop_joints: int = typer.Option(0, "--drop-joints", help="Random keypoints missing per 2D pose."),
+    bone_scale: float = typer.Option(0.0, "--bone-scale", help="Rescale each bone by U(1±s)."),
+    max_poses: int | None = typer.Option(None, "--max-poses", help="Evaluate a seeded subset."),
+    seed: int = typer.Option(0),
+    method: str = typer.Option("vvipe", help="vvipe (a checkpoint) or 2d (nearest 2D keypoints)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Hit@1/10/20 across views and lifting error (MPJPE, PA-MPJPE, NP-MPJPE) on virtual cameras."""
+    from vvipe_core import VVIPE
+    from vvipe_core.checkpoint import CheckpointError
+    from vvipe_core.data import DataFileError, load_poses
+    from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, ModelMethod, evaluate
+
+    sets = ("seen", "unseen") if cameras == "both" else (cameras,)
+    if not set(sets) <= {"seen", "unseen"}:
+        raise typer.BadParameter("--cameras must be seen, unseen or both")
+    if method not in METHODS:
+        raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
+    start = time.perf_counter()
+    try:
+        poses = load_poses(data).poses
+        if method == "vvipe":
+            model = VVIPE.load(checkpoint, device=device)
+            runner, realign, source = ModelMethod(model), model.realign, model.source
+        else:
+            runner, realign, source = Keypoints2DMethod(), "full", None
+        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
+        result = evaluate(poses, runner, opts, realign,
+                          progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"))
+    except (DataFileError, CheckpointError, ValueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    _print_table(result)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        console.print(f"wrote {json_out}")
+
+
+def _print_table(result: dict) -> None:
+    table = Table(title=f"{result['method']} on {result['n_poses']:,} poses × {result['views']} views"
+                  f" (noise {result['noise_px']} px) in {result['seconds']} s")
+    for col in ("cameras", "Hit@1", "Hit@10", "Hit@20", "MPJPE mm", "PA-MPJPE mm", "NP-MPJPE"):
+        table.add_column(col, justify="right")
+    for cams, hits in result["retrieval"].items():
+        lift = result.get("lifting", {}).get(cams)
+        cells = [f"{lift[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm")] + [f"{lift['np_mpjpe']:.3f}"] \
+            if lift else ["–"] * 3
+        table.add_row(cams, *(f"{hits[k]:.3f}" for k in ("hit@1", "hit@10", "hit@20")), *cells)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,160 @@
+"""The evaluation protocol: cross-view retrieval (Hit@k) and lifting error on virtual cameras.
+
+Each pose is seen by `views` cameras drawn from a camera set. For every ordered pair of views
+(a, b), the 2D projections from view a query an index holding the projections of all poses from
+view b; a result is a hit when its 3D pose is within NP-MPJPE 0.1 of the query's. Lifting is
+scored against the query's own canonical 3D pose. Everything is batched: one embedding pass per
+view, one faiss search per pair.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from vvipe_core.cameras import CAMERA_SETS, keypoint_features, project, sample_cameras
+from vvipe_core.canonical import Realign, canonicalize
+from vvipe_core.data import augment_bones
+from vvipe_core.index import PoseIndex
+from vvipe_core.metrics import hits_at_k, np_mpjpe, pa_mpjpe
+from vvipe_core.skeleton import H36M17
+
+KS = (1, 10, 20)
+
+
+class Method(Protocol):
+    """What the harness evaluates: an embedding of 2D keypoints, and optionally a 3D lift."""
+
+    name: str
+
+    def embed(self, kp2d: np.ndarray) -> np.ndarray: ...
+
+    def lift(self, kp2d: np.ndarray) -> np.ndarray | None: ...
+
+
+@dataclass
+class ModelMethod:
+    """A V-VIPE model (or any object with embed_2d and lift, such as a baseline)."""
+
+    model: object
+    name: str = "vvipe"
+
+    def embed(self, kp2d: np.ndarray) -> np.ndarray:
+        return self.model.embed_2d(kp2d)
+
+    def lift(self, kp2d: np.ndarray) -> np.ndarray | None:
+        return self.model.lift(kp2d)
+
+
+class Keypoints2DMethod:
+    """The paper's "2D keypoints" row: nearest neighbour on normalised 2D keypoints."""
+
+    name = "2d-keypoints"
+
+    def embed(self, kp2d: np.ndarray) -> np.ndarray:
+        features, _ = keypoint_features(kp2d, H36M17)
+        return features[..., :2].reshape(len(kp2d), -1)
+
+    def lift(self, kp2d: np.ndarray) -> None:
+        return None
+
+
+@dataclass
+class EvalOptions:
+    cameras: tuple[str, ...] = ("seen", "unseen")
+    views: int = 4
+    noise_px: float = 0.0
+    drop_joints: int = 0  # keypoints set missing (NaN) per 2D pose, at random
+    bone_scale: float = 0.0  # per-bone length factors U(1 ± bone_scale) on the evaluation poses
+    max_poses: int | None = None
+    seed: int = 0
+
+
+def select_poses(poses: np.ndarray, max_poses: int | None, seed: int) -> np.ndarray:
+    if not max_poses or max_poses >= len(poses):
+        return poses
+    keep = np.sort(np.random.default_rng(seed).choice(len(poses), max_poses, replace=False))
+    return poses[keep]
+
+
+def _drop(kp: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Set k distinct random keypoints of each pose to NaN (never the hips, which the 2D
+    normalisation anchors on, and so never more than the pose can lose)."""
+    if k <= 0:
+        return kp
+    droppable = np.array([j for j, n in enumerate(H36M17.joints) if n not in ("l_hip", "r_hip")])
+    order = np.argsort(rng.random((len(kp), len(droppable))), axis=1)[:, :k]
+    out = kp.copy()
+    out[np.arange(len(kp))[:, None], droppable[order]] = np.nan
+    return out
+
+
+def camera_views(poses: np.ndarray, camera_set: str, opts: EvalOptions) -> np.ndarray:
+    """(N, 17, 3) world poses -> (views, N, 17, 2) pixels, seeded by (seed, camera set, view)."""
+    set_id = list(CAMERA_SETS).index(camera_set)
+    views = []
+    for v in range(opts.views):
+        rng = np.random.default_rng([opts.seed, set_id, v])
+        kp = project(poses, sample_cameras(poses[:, 0], CAMERA_SETS[camera_set], rng))
+        if opts.noise_px > 0:
+            kp = kp + rng.normal(scale=opts.noise_px, size=kp.shape)
+        views.append(_drop(kp, opts.drop_joints, rng))
+    return np.stack(views)
+
+
+def retrieval(embeddings: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """embeddings (views, N, D) and normalised 3D truth (N, 17, 3) -> Hit@k averaged over
+    ordered view pairs."""
+    n_views = len(embeddings)
+    scores = []
+    for b in range(n_views):
+        index = PoseIndex(embeddings.shape[-1])
+        index.add(embeddings[b])
+        for a in range(n_views):
+            if a != b:
+                _, ids = index.search(embeddings[a], max(KS))
+                scores.append(hits_at_k(truth, truth[ids], KS))
+    return {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
+
+
+def lifting(lifted: np.ndarray, canonical: np.ndarray, scale_mm: np.ndarray) -> dict[str, float]:
+    """lifted (views, N, 17, 3) canonical predictions vs the canonical truth (N, 17, 3)."""
+    mm = scale_mm[None, :, None, None]
+    truth = np.broadcast_to(canonical, lifted.shape)
+    pred_mm, truth_mm = (lifted * mm).reshape(-1, 17, 3), (truth * mm).reshape(-1, 17, 3)
+    return {
+        "mpjpe_mm": float(np.linalg.norm(pred_mm - truth_mm, axis=-1).mean()),
+        "pa_mpjpe_mm": float(pa_mpjpe(pred_mm, truth_mm).mean()),
+        "np_mpjpe": float(np_mpjpe(lifted.reshape(-1, 17, 3), truth.reshape(-1, 17, 3)).mean()),
+    }
+
+
+def evaluate(
+    poses: np.ndarray, method: Method, opts: EvalOptions, realign: Realign | str = Realign.FULL,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the protocol on world poses (N, 17, 3) mm; returns the JSON-ready result."""
+    poses = select_poses(poses, opts.max_poses, opts.seed)
+    if len(poses) < max(KS) or opts.views < 2:
+        raise ValueError(f"the protocol needs at least {max(KS)} poses and 2 views")
+    if opts.bone_scale > 0:
+        poses = augment_bones(poses, opts.bone_scale, np.random.default_rng([opts.seed, 7]))
+    canonical, scale = canonicalize(poses, realign, return_scale=True)
+    hit_truth = canonicalize(poses, Realign.NONE)  # hits are judged by NP-MPJPE: any frame works
+    result = {"n_poses": len(poses), "seed": opts.seed, "method": method.name,
+              "views": opts.views, "noise_px": opts.noise_px, "drop_joints": opts.drop_joints,
+              "bone_scale": opts.bone_scale, "retrieval": {}, "lifting": {}}
+    for camera_set in opts.cameras:
+        if progress:
+            progress(camera_set)
+        views = camera_views(poses, camera_set, opts)
+        embeddings = np.stack([method.embed(v) for v in views])
+        result["retrieval"][camera_set] = retrieval(embeddings, hit_truth)
+        lifted = [method.lift(v) for v in views]
+        if lifted[0] is not None:
+            result["lifting"][camera_set] = lifting(np.stack(lifted), canonical, scale)
+    if not result["lifting"]:
+        del result["lifting"]
+    return result

@@ -1,0 +1,210 @@
+"""Retrieval index over pose embeddings: nearest neighbours by L2 distance, with payloads.
+
+:class:`PoseIndex` wraps a faiss index (exact ``IndexFlatL2`` by default, approximate HNSW for
+large galleries) and keeps one *payload* per embedding: any JSON-serialisable value, typically a
+small dict such as ``{"video": "walk.mp4", "frame": 12}``, or ``None`` when there is nothing to
+attach. Payloads live in a plain Python list aligned with the faiss ids, so id ``i`` is the i-th
+embedding ever added and ``index.payloads(ids)`` maps search results back to their metadata.
+They go through JSON when saved, so tuples come back as lists and numpy scalars are refused.
+
+Distances are **squared** Euclidean (faiss' convention); take ``np.sqrt`` for plain L2.
+
+On disk an index is a directory holding ``index.faiss`` (``faiss.write_index``) and
+``meta.json`` (format version, kind, dimension, payloads). No pickle anywhere.
+
+    idx = PoseIndex(dim=32)                      # or PoseIndex(32, kind="hnsw")
+    idx.add(z, payloads=[{"frame": i} for i in range(len(z))])
+    dist, ids = idx.search(queries, k=5)         # (Q, k) float32 ascending, (Q, k) int64
+    idx.payloads(ids[0])                         # metadata of the first query's neighbours
+    idx.save("gallery.idx"); idx = PoseIndex.load("gallery.idx")
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import faiss
+import numpy as np
+
+from vvipe_core.errors import VVIPEError
+
+Kind = Literal["flat", "hnsw"]
+KINDS: tuple[str, ...] = ("flat", "hnsw")
+FORMAT_VERSION = 1
+INDEX_FILE = "index.faiss"
+META_FILE = "meta.json"
+
+
+class IndexFileError(VVIPEError):
+    """An index directory or one of its files is missing, unreadable or inconsistent."""
+
+
+class PoseIndex:
+    """Nearest-neighbour search over float32 embeddings (N, D), each carrying a payload.
+
+    ``kind="flat"`` is exact brute force. ``kind="hnsw"`` builds a graph (faiss ``IndexHNSWFlat``
+    with ``hnsw_m`` links per node) that answers much faster on large galleries at the price of
+    occasionally missing a true neighbour; raise ``ef_search`` for better recall. ``hnsw_m``,
+    ``ef_construction`` and ``ef_search`` are ignored by the exact index.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        kind: Kind = "flat",
+        *,
+        hnsw_m: int = 32,
+        ef_construction: int = 40,
+        ef_search: int = 128,
+    ) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        if kind == "flat":
+            index: faiss.Index = faiss.IndexFlatL2(dim)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m)
+            index.hnsw.efConstruction = ef_construction
+            index.hnsw.efSearch = ef_search
+        else:
+            raise ValueError(f"unknown index kind {kind!r}; expected one of {KINDS}")
+        self._kind: Kind = kind
+        self._index = index
+        self._payloads: list[Any] = []
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def kind(self) -> Kind:
+        return self._kind
+
+    @property
+    def ef_search(self) -> int | None:
+        """HNSW search breadth (recall vs speed); ``None`` for exact indexes."""
+        return int(self._index.hnsw.efSearch) if self._kind == "hnsw" else None
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        if self._kind != "hnsw":
+            raise ValueError("ef_search only applies to kind='hnsw'")
+        self._index.hnsw.efSearch = int(value)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __repr__(self) -> str:
+        return f"PoseIndex(dim={self.dim}, kind={self._kind!r}, size={len(self)})"
+
+    def add(self, embeddings: np.ndarray, payloads: Sequence[Any] | None = None) -> np.ndarray:
+        """Append embeddings (N, D); returns their new ids (N,) int64.
+
+        ``payloads`` has one JSON-serialisable entry per row (``None`` everywhere if omitted).
+        """
+        x = self._as_matrix(embeddings, "embeddings")
+        if payloads is None:
+            payloads = [None] * len(x)
+        elif len(payloads) != len(x):
+            raise ValueError(f"{len(payloads)} payloads for {len(x)} embeddings")
+        start = len(self)
+        self._index.add(x)
+        self._payloads.extend(payloads)
+        return np.arange(start, start + len(x), dtype=np.int64)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest embeddings of each query (Q, D).
+
+        Returns ``(distances, ids)``, both (Q, min(k, len(self))): squared L2 distances (float32,
+        ascending along each row) and int64 ids. ``k`` larger than the index is clipped to its
+        size. HNSW may find fewer than k neighbours; those slots hold id -1 and distance inf.
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        if len(self) == 0:
+            raise ValueError("cannot search an empty index; add embeddings first")
+        q = self._as_matrix(queries, "queries")
+        distances, ids = self._index.search(q, min(k, len(self)))
+        distances[ids < 0] = np.inf  # faiss marks missing results with FLT_MAX
+        return distances, ids
+
+    def payloads(self, ids: Sequence[int] | np.ndarray) -> list[Any]:
+        """Payloads of a 1-D run of ids (e.g. one row of ``search``'s ids); -1 gives ``None``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 1:
+            raise ValueError(f"ids must be 1-D, got shape {ids.shape}; pass one row at a time")
+        bad = ids[(ids < -1) | (ids >= len(self))]
+        if bad.size:
+            raise IndexError(f"ids out of range for an index of size {len(self)}: {bad[:5]}")
+        return [None if i < 0 else self._payloads[i] for i in ids]
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``index.faiss`` and ``meta.json`` into ``directory`` (created if needed)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "kind": self._kind,
+            "dim": self.dim,
+            "size": len(self),
+            "payloads": self._payloads,
+        }
+        # Serialise first so a non-JSON payload fails before any file is touched.
+        try:
+            text = json.dumps(meta)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"payloads must be JSON-serialisable: {err}") from err
+        faiss.write_index(self._index, str(directory / INDEX_FILE))
+        (directory / META_FILE).write_text(text, encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PoseIndex:
+        """Read an index written by :meth:`save`; raises :class:`IndexFileError` naming the file."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise IndexFileError(directory, "no such index directory")
+        meta = _read_meta(directory / META_FILE)
+        index_path = directory / INDEX_FILE
+        if not index_path.is_file():
+            raise IndexFileError(index_path, "file is missing")
+        try:
+            index = faiss.read_index(str(index_path))
+        except RuntimeError as err:  # faiss reports every read failure as RuntimeError
+            raise IndexFileError(index_path, f"not a readable faiss index ({err})") from err
+        expected = faiss.IndexFlatL2 if meta["kind"] == "flat" else faiss.IndexHNSWFlat
+        if not isinstance(index, expected) or index.d != meta["dim"]:
+            raise IndexFileError(index_path, f"does not match {META_FILE} (kind, dim)")
+        if index.ntotal != meta["size"] or len(meta["payloads"]) != meta["size"]:
+            raise IndexFileError(index_path, f"size disagrees with {META_FILE}")
+        loaded = cls(meta["dim"], meta["kind"])
+        loaded._index = index  # carries its own HNSW parameters, ef_search included
+        loaded._payloads = meta["payloads"]
+        return loaded
+
+    def _as_matrix(self, x: np.ndarray, name: str) -> np.ndarray:
+        """Check shape and values, and give faiss the C-contiguous float32 it requires."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            hint = " (use x[None] for a single vector)" if x.ndim == 1 else ""
+            raise ValueError(f"{name} must have shape (N, {self.dim}), got {x.shape}{hint}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} contain NaN or inf")
+        return x
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise IndexFileError(path, "file is missing")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise IndexFileError(path, f"unreadable JSON ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise IndexFileError(path, f"not an index metadata file of format {FORMAT_VERSION}")
+    if meta.get("kind") not in KINDS or not isinstance(meta.get("payloads"), list):
+        raise IndexFileError(path, "missing or invalid 'kind' / 'payloads'")
+    if not isinstance(meta.get("dim"), int) or not isinstance(meta.get("size"), int):
+        raise IndexFileError(path, "missing or invalid 'dim' / 'size'")
+    return meta
