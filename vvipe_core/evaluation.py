@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vvipe_core.cameras import CAMERA_SETS, keypoint_features, project, sample_cameras
+from vvipe_core.cameras import CAMERA_SETS, CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.data import augment_bones
 from vvipe_core.index import PoseIndex
@@ -91,13 +91,17 @@ def _drop(kp: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def camera_views(poses: np.ndarray, camera_set: str, opts: EvalOptions) -> np.ndarray:
-    """(N, 17, 3) world poses -> (views, N, 17, 2) pixels, seeded by (seed, camera set, view)."""
-    set_id = list(CAMERA_SETS).index(camera_set)
+def camera_views(
+    poses: np.ndarray, camera_set: str, opts: EvalOptions, ranges: CameraRanges | None = None
+) -> np.ndarray:
+    """(N, 17, 3) world poses -> (views, N, 17, 2) pixels through the named camera set (or the
+    given ranges), seeded by (seed, camera set name, view)."""
+    ranges = ranges or CAMERA_SETS[camera_set]
+    set_id = int.from_bytes(camera_set.encode()[:8].ljust(8, b"\0"), "little")
     views = []
     for v in range(opts.views):
         rng = np.random.default_rng([opts.seed, set_id, v])
-        kp = project(poses, sample_cameras(poses[:, 0], CAMERA_SETS[camera_set], rng))
+        kp = project(poses, sample_cameras(poses[:, 0], ranges, rng))
         if opts.noise_px > 0:
             kp = kp + rng.normal(scale=opts.noise_px, size=kp.shape)
         views.append(_drop(kp, opts.drop_joints, rng))
@@ -134,8 +138,13 @@ def lifting(lifted: np.ndarray, canonical: np.ndarray, scale_mm: np.ndarray) -> 
 def evaluate(
     poses: np.ndarray, method: Method, opts: EvalOptions, realign: Realign | str = Realign.FULL,
     progress: Callable[[str], None] | None = None,
+    extra_sets: dict[str, CameraRanges] | None = None,
 ) -> dict:
-    """Run the protocol on world poses (N, 17, 3) mm; returns the JSON-ready result."""
+    """Run the protocol on world poses (N, 17, 3) mm; returns the JSON-ready result.
+
+    `extra_sets` adds named camera ranges beyond the protocol's seen/unseen (e.g. an
+    elevation sweep); they are evaluated after `opts.cameras`.
+    """
     poses = select_poses(poses, opts.max_poses, opts.seed)
     if len(poses) < max(KS) or opts.views < 2:
         raise ValueError(f"the protocol needs at least {max(KS)} poses and 2 views")
@@ -146,10 +155,11 @@ def evaluate(
     result = {"n_poses": len(poses), "seed": opts.seed, "method": method.name,
               "views": opts.views, "noise_px": opts.noise_px, "drop_joints": opts.drop_joints,
               "bone_scale": opts.bone_scale, "retrieval": {}, "lifting": {}}
-    for camera_set in opts.cameras:
+    sets = {name: CAMERA_SETS[name] for name in opts.cameras} | (extra_sets or {})
+    for camera_set, ranges in sets.items():
         if progress:
             progress(camera_set)
-        views = camera_views(poses, camera_set, opts)
+        views = camera_views(poses, camera_set, opts, ranges)
         embeddings = np.stack([method.embed(v) for v in views])
         result["retrieval"][camera_set] = retrieval(embeddings, hit_truth)
         lifted = [method.lift(v) for v in views]

@@ -32,6 +32,27 @@ class TripletResult:
     mined: float  # share of anchors for which a true negative (NP-MPJPE >= threshold) was found
 
 
+def mine_negatives(
+    anchor: torch.Tensor, poses: torch.Tensor, candidates: int, d_pos: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """In-batch negative for each anchor: among its `candidates` nearest other embeddings, the
+    closest true negative (NP-MPJPE >= 0.1 to the anchor's pose) that is farther than its
+    positive (semi-hard), else the closest true negative.
+
+    NP-MPJPE is exact but computed for the candidates only: all B^2 Procrustes fits would cost
+    more than the network. Returns (negative index (B,), found (B,) bool).
+    """
+    k = min(candidates, len(anchor) - 1)
+    with torch.no_grad():
+        dist = torch.cdist(anchor, anchor).fill_diagonal_(float("inf"))
+        cand_dist, cand = dist.topk(k, dim=1, largest=False)  # (B, k), nearest first
+        p = poses.detach()
+        negative = normalised_pose_error(p[cand], p[:, None]) >= HIT_THRESHOLD
+        semi_hard = negative if d_pos is None else negative & (cand_dist > d_pos[:, None])
+        pick = torch.where(semi_hard.any(1), semi_hard.float().argmax(1), negative.float().argmax(1))
+    return cand.gather(1, pick[:, None])[:, 0], negative.any(1)
+
+
 def triplet_loss(
     anchor: torch.Tensor,
     positive: torch.Tensor,
@@ -39,31 +60,14 @@ def triplet_loss(
     margin: float,
     candidates: int = 16,
 ) -> TripletResult:
-    """Semi-hard triplet loss over a batch.
-
-    anchor, positive: (B, D) embeddings of the same poses under two augmentations; poses:
-    (B, 17, 3) canonical poses of the anchors. For each anchor the `candidates` closest other
-    embeddings are checked by NP-MPJPE (exact, but only for those: all B^2 Procrustes fits would
-    cost more than the network); the closest one that is a true negative (NP-MPJPE >= 0.1) and
-    farther than the positive is used, else the closest true negative.
-    """
-    b = len(anchor)
+    """Semi-hard triplet loss over a batch: anchor, positive (B, D) are embeddings of the same
+    poses under two augmentations; poses (B, 17, 3) are the anchors' canonical poses."""
     d_pos = torch.linalg.norm(anchor - positive, dim=1)
-    k = min(candidates, b - 1)
-    with torch.no_grad():
-        dist = torch.cdist(anchor, anchor).fill_diagonal_(float("inf"))
-        cand_dist, cand = dist.topk(k, dim=1, largest=False)  # (B, k)
-        p = poses.detach()
-        np_err = normalised_pose_error(p[cand], p[:, None])
-        negative = np_err >= HIT_THRESHOLD
-        semi_hard = negative & (cand_dist > d_pos.detach()[:, None])
-        # First semi-hard candidate if any, else first true negative (candidates are sorted).
-        pick = torch.where(semi_hard.any(1), semi_hard.float().argmax(1), negative.float().argmax(1))
-        found = negative.any(1)
-    d_neg = torch.linalg.norm(anchor - anchor[cand.gather(1, pick[:, None])[:, 0]], dim=1)
+    negative, found = mine_negatives(anchor, poses, candidates, d_pos.detach())
+    d_neg = torch.linalg.norm(anchor - anchor[negative], dim=1)
     per_anchor = torch.relu(d_pos - d_neg + margin) * found
     return TripletResult(
         loss=per_anchor.sum() / found.sum().clamp_min(1),
-        active=float((per_anchor > 0).float().sum() / max(b, 1)),
+        active=float((per_anchor > 0).float().sum() / max(len(anchor), 1)),
         mined=float(found.float().mean()),
     )

@@ -216,6 +216,11 @@ class Trainer:
         self, stages: tuple[str, ...] = STAGES, callback: Callback | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
+        if not self.cfg.pretrained_vae:
+            stages = tuple(s for s in stages if s != "vae")  # the decoder trains with the mapper
+            if self.position["stage"] == "vae":
+                self.position = {"stage": "mapper", "epoch": 0, "step": 0}
+                self.opt = self._optimiser("mapper")
         if "vae" not in stages and self.position["stage"] == "vae":
             raise ValueError("the mapper needs a trained VAE: train the vae stage first, "
                              "then resume from its checkpoint")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(soft_wrap=True)
-METHODS = ("vvipe", "2d")
+METHODS = ("vvipe", "2d", "lifter", "prvipe")
 
 
 def eval_command(
@@ -23,12 +23,14 @@ def eval_command(
     bone_scale: float = typer.Option(0.0, "--bone-scale", help="Rescale each bone by U(1±s)."),
     max_poses: int | None = typer.Option(None, "--max-poses", help="Evaluate a seeded subset."),
     seed: int = typer.Option(0),
-    method: str = typer.Option("vvipe", help="vvipe (a checkpoint) or 2d (nearest 2D keypoints)."),
+    method: str = typer.Option(
+        "vvipe", help="vvipe, 2d (nearest 2D keypoints), or a baseline checkpoint: lifter, prvipe."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
     device: str = typer.Option("auto"),
 ) -> None:
     """Hit@1/10/20 across views and lifting error (MPJPE, PA-MPJPE, NP-MPJPE) on virtual cameras."""
     from vvipe_core import VVIPE
+    from vvipe_core.baselines import BaselineModel
     from vvipe_core.checkpoint import CheckpointError
     from vvipe_core.data import DataFileError, load_poses
     from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, ModelMethod, evaluate
@@ -44,8 +46,15 @@ def eval_command(
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
             runner, realign, source = ModelMethod(model), model.realign, model.source
-        else:
+        elif method == "2d":
             runner, realign, source = Keypoints2DMethod(), "full", None
+        else:
+            if checkpoint is None:
+                raise ValueError(f"--method {method} needs --checkpoint (vvipe train-baseline)")
+            model = BaselineModel(checkpoint, device="cpu" if device == "auto" else device)
+            if model.kind != method:
+                raise ValueError(f"{checkpoint} is a {model.kind} baseline, not {method}")
+            runner, realign, source = ModelMethod(model, method), model.realign, model.source
         opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
         result = evaluate(poses, runner, opts, realign,
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"))

@@ -76,5 +76,40 @@ def train(
     console.print(f"saved {out}")
 
 
+def train_baseline(
+    kind: str = typer.Argument(..., help="lifter or prvipe."),
+    out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML config (cameras, "
+                                       "mapper_epochs, steps_per_epoch, model size, ...)."),
+    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+) -> None:
+    """Train an evaluation baseline on the same data and cameras as V-VIPE."""
+    import torch
+
+    from vvipe_core.baselines import KINDS
+    from vvipe_core.baselines import train_baseline as run
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = TrainConfig.from_file(config) if config else TrainConfig()
+    bars: dict[int, tqdm] = {}
+
+    def report(event) -> None:
+        bar = bars.setdefault(event.epoch, tqdm(total=event.steps_per_epoch,
+                                                desc=f"{kind} {event.epoch + 1}/{event.epochs}"))
+        bar.update(event.step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items()})
+
+    try:
+        run(kind, cfg, out, callback=report)
+    except (DataFileError, ValueError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    console.print(f"saved {out}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(train)
+    app.command("train-baseline")(train_baseline)
