@@ -58,7 +58,7 @@ def main() -> None:
     print(f"| float32 matmul {n}x{n} | {gflops:.1f} GFLOP/s | machine reference |")
     for batch in (1, 64, 1024, 8192):
         kb = np.resize(kp, (batch, 17, 2))
-        s = _rate(lambda: model.lift(kb))
+        s = _rate(lambda kb=kb: model.lift(kb))
         flops = 2 * params * batch / s / 1e9  # matmul FLOPs of mapper + decoder forward
         label = "single-pose latency" if batch == 1 else f"lift, batch {batch}"
         value = f"{s * 1e3:.2f} ms" if batch == 1 else f"{batch / s:,.0f} poses/s"

@@ -91,17 +91,21 @@ def evaluate_all(max_poses: int | None) -> dict:
     return results
 
 
+def _hits(result: dict, cameras: str) -> str:
+    return " / ".join(f"{100 * result['retrieval'][cameras][k]:.1f}" for k in ("hit@1", "hit@10", "hit@20"))
+
+
 def report(results: dict) -> str:
-    rows = ["| method | seen Hit@1 / @10 / @20 | unseen Hit@1 / @10 / @20 | seen, 5 px noise Hit@1 | "
-            "unseen, 5 px noise Hit@1 | PA-MPJPE seen / unseen (mm) | MPJPE seen / unseen (mm) |",
-            "|---|---|---|---|---|---|---|"]
+    header = ("| method | seen Hit@1 / @10 / @20 | unseen Hit@1 / @10 / @20 | seen, 5 px noise Hit@1 "
+              "| unseen, 5 px noise Hit@1 | PA-MPJPE seen / unseen (mm) | MPJPE seen / unseen (mm) |")
+    rows = [header, "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         clean, noisy = r["noise_0"], r["noise_5"]
         hits = lambda s: " / ".join(f"{100 * clean['retrieval'][s][k]:.1f}" for k in ("hit@1", "hit@10", "hit@20"))
         lift = clean.get("lifting")
         pa = f"{lift['seen']['pa_mpjpe_mm']:.1f} / {lift['unseen']['pa_mpjpe_mm']:.1f}" if lift else "–"
         mp = f"{lift['seen']['mpjpe_mm']:.1f} / {lift['unseen']['mpjpe_mm']:.1f}" if lift else "–"
-        rows.append(f"| {MODELS[name][2]} | {hits('seen')} | {hits('unseen')} | "
+        rows.append(f"| {MODELS[name][2]} | {_hits(clean, 'seen')} | {_hits(clean, 'unseen')} | "
                     f"{100 * noisy['retrieval']['seen']['hit@1']:.1f} | "
                     f"{100 * noisy['retrieval']['unseen']['hit@1']:.1f} | {pa} | {mp} |")
     return "\n".join(rows)
