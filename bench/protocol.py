@@ -101,7 +101,6 @@ def report(results: dict) -> str:
     rows = [header, "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         clean, noisy = r["noise_0"], r["noise_5"]
-        hits = lambda s: " / ".join(f"{100 * clean['retrieval'][s][k]:.1f}" for k in ("hit@1", "hit@10", "hit@20"))
         lift = clean.get("lifting")
         pa = f"{lift['seen']['pa_mpjpe_mm']:.1f} / {lift['unseen']['pa_mpjpe_mm']:.1f}" if lift else "–"
         mp = f"{lift['seen']['mpjpe_mm']:.1f} / {lift['unseen']['mpjpe_mm']:.1f}" if lift else "–"
