@@ -98,6 +98,10 @@ def _deep_update(base: dict, changes: dict) -> None:
             base[k] = v
 
 
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 def _build(cls: type, data: dict[str, Any]):
     """Dataclass from a nested dict; unknown keys are an error, not silently ignored."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -106,11 +110,13 @@ def _build(cls: type, data: dict[str, Any]):
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
     kwargs = {}
     for name, value in data.items():
-        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else fields[name].default
+        default = _default(fields[name])
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value)
         elif isinstance(default, tuple):
             kwargs[name] = tuple(value)
+        elif isinstance(default, float):
+            kwargs[name] = float(value)  # TOML writes 1e-3 and 1 alike
         else:
-            kwargs[name] = type(default)(value) if isinstance(default, (int, float)) and not isinstance(default, bool) else value
+            kwargs[name] = value
     return cls(**kwargs)
