@@ -76,7 +76,8 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         merged = self.to_dict()
-        _deep_update(merged, changes)
+        _deep_update(merged, {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+                              for k, v in changes.items()})
         return self.from_dict(merged)
 
 
