@@ -72,3 +72,25 @@ def test_mapper_alone_needs_a_trained_vae(tmp_path):
 def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type in {"cpu", "cuda", "mps"}
+
+
+def test_a_new_mapper_can_reuse_a_trained_vae(tmp_path, tiny_checkpoint):
+    events = []
+    out = Trainer(tiny_config(noise_px=3.0), tmp_path / "m.pt", vae_from=tiny_checkpoint).run(
+        callback=events.append)
+    assert {e.stage for e in events} == {"mapper"}
+    new, old = checkpoint.load(out), checkpoint.load(tiny_checkpoint)
+    for k in old["vae"]:
+        np.testing.assert_array_equal(new["vae"][k].numpy(), old["vae"][k].numpy())
+    assert [h["stage"] for h in new["metrics"]["history"]] == ["vae"] * 2 + ["mapper"] * 2
+    with pytest.raises(checkpoint.CheckpointError, match="model size"):
+        Trainer(tiny_config(model={"width": 32}), tmp_path / "x.pt", vae_from=tiny_checkpoint)
+
+
+def test_reusing_a_vae_trains_the_mapper_a_run_from_scratch_would(tmp_path):
+    cfg = tiny_config(model={"dropout": 0.2})
+    scratch = checkpoint.load(Trainer(cfg, tmp_path / "a.pt").run())
+    Trainer(cfg, tmp_path / "vae.pt").run(stages=("vae",))
+    reused = checkpoint.load(Trainer(cfg, tmp_path / "b.pt", vae_from=tmp_path / "vae.pt").run())
+    for k in scratch["mapper"]:
+        np.testing.assert_allclose(reused["mapper"][k].numpy(), scratch["mapper"][k].numpy(), atol=1e-6)

@@ -88,7 +88,12 @@ def camera_keypoints(
 class Trainer:
     """Holds the models, optimisers and data for one training run."""
 
-    def __init__(self, cfg: TrainConfig, out: str | Path, resume: str | Path | None = None):
+    def __init__(
+        self, cfg: TrainConfig, out: str | Path, resume: str | Path | None = None,
+        vae_from: str | Path | None = None,
+    ):
+        """`resume`: continue a saved run. `vae_from`: take the trained VAE of another
+        checkpoint (same model size and realignment) and train only the mapper."""
         self.cfg = cfg
         self.out = Path(out)
         self.device = select_device(cfg.device)
@@ -105,6 +110,8 @@ class Trainer:
         self.opt = self._optimiser(STAGES[0])
         if resume is not None:
             self._resume(checkpoint.load(resume), resume)
+        elif vae_from is not None:
+            self._take_vae(checkpoint.load(vae_from), vae_from)
 
     def _optimiser(self, stage: str) -> torch.optim.Optimizer:
         if stage == "vae":
@@ -113,6 +120,15 @@ class Trainer:
         if not self.cfg.pretrained_vae:
             params += list(self.vae.decoder.parameters())
         return torch.optim.Adam(params, lr=self.cfg.mapper_lr)
+
+    def _take_vae(self, ckpt: dict, path: str | Path) -> None:
+        theirs = TrainConfig.from_dict(ckpt["config"])
+        if (theirs.model, theirs.realign) != (self.cfg.model, self.cfg.realign):
+            raise checkpoint.CheckpointError(path, "its VAE has another model size or realignment")
+        self.vae.load_state_dict(ckpt["vae"])
+        self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] == "vae"]
+        self.position = {"stage": "mapper", "epoch": 0, "step": 0}
+        self.opt = self._optimiser("mapper")
 
     def _resume(self, ckpt: dict, path: str | Path) -> None:
         state = ckpt.get("train_state")
@@ -226,7 +242,6 @@ class Trainer:
                              "then resume from its checkpoint")
         start = time.monotonic()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.cfg.seed + 1)
             for stage in STAGES[STAGES.index(self.position["stage"]):]:
                 if stage in stages:
                     self._run_stage(stage, callback, cancel, start)
@@ -235,6 +250,9 @@ class Trainer:
         return self.out
 
     def _run_stage(self, stage, callback, cancel, start) -> None:
+        # Dropout noise seeded per stage: a mapper trained on a reused VAE (vae_from) is the
+        # one a run from scratch would train.
+        torch.manual_seed(self.cfg.seed + 1 + STAGES.index(stage))
         if self.position["stage"] != stage:
             self.position = {"stage": stage, "epoch": 0, "step": 0}
             self.opt = self._optimiser(stage)

@@ -19,6 +19,7 @@ def train(
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config file."),
     stage: str = typer.Option("all", help="vae, mapper or all."),
     resume: Path | None = typer.Option(None, help="Continue from this checkpoint's saved state."),
+    vae_from: Path | None = typer.Option(None, help="Reuse this checkpoint's VAE; train the mapper."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda, mps (overrides config)."),
     train_data: Path | None = typer.Option(None, help="Training poses (our npz)."),
     val_data: Path | None = typer.Option(None, help="Validation poses (our npz)."),
@@ -46,7 +47,7 @@ def train(
     if not set(stages) <= set(STAGES):
         raise typer.BadParameter(f"stage must be one of vae, mapper, all; got {stage}")
     try:
-        trainer = Trainer(cfg, out, resume=resume)
+        trainer = Trainer(cfg, out, resume=resume, vae_from=vae_from)
     except (DataFileError, CheckpointError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
