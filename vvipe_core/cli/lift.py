@@ -1,0 +1,178 @@
+"""`vvipe lift`: a picture, a folder of pictures or a video -> 3D poses in a file.
+
+Exit codes: 0 done (bad items in a folder or empty video frames are skipped and reported),
+1 nobody could be lifted, 2 unusable input or options, 130 interrupted.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+from tqdm import tqdm
+
+from vvipe_core.api import VVIPE
+from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.checkpoint import CheckpointError
+from vvipe_core.detect import PoseDetector
+from vvipe_core.errors import DetectionError, ExportError, NoPersonFound, VVIPEError
+from vvipe_core.export import WRITERS, PoseSequence, save_poses
+from vvipe_core.images import IMAGE_SUFFIXES
+from vvipe_core.lifting import lift_keypoints, lift_track
+from vvipe_core.smoothing import DEFAULT_SMOOTHING
+from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, track_main_person
+
+console = Console()
+errors = Console(stderr=True)
+UNITS = "mm"
+SCALE_NOTE = (
+    f"canonical poses (torso length 1) times NOMINAL_TORSO_MM = {NOMINAL_TORSO_MM}: a nominal "
+    "adult size, not the person's measured size"
+)
+
+
+@dataclass
+class Outcome:
+    sequence: PoseSequence
+    summary: str
+    lifted: int
+    skipped: list[str] = field(default_factory=list)
+
+
+def lift(
+    path: Annotated[Path, typer.Argument(help="A picture, a folder of pictures, or a video.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Output: .json, .csv, .npz or .bvh (default: NAME_3d.json here)"
+    )] = None,
+    smooth: Annotated[bool, typer.Option(
+        "--smooth/--no-smooth", help="Video: One Euro smoothing of 2D and 3D."
+    )] = True,
+    stride: Annotated[int, typer.Option(min=1, help="Video: use every Nth frame.")] = 1,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="V-VIPE checkpoint (default: the bundled one)."
+    )] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="MediaPipe pose landmarker .task file (default: the bundled one)."
+    )] = None,
+) -> None:
+    """Find the main person in each picture or frame, lift them to 3D and save the poses
+    (nominal millimetres, canonical frame: pelvis at the origin, +z up, facing +y)."""
+    out = out or Path(f"{path.stem or 'poses'}_3d.json")
+    try:
+        kind = _kind(path)
+        if out.suffix.lower() not in WRITERS:
+            raise ExportError(out, f"unknown export format; use one of {', '.join(WRITERS)}")
+        vvipe = VVIPE.load(checkpoint)
+        with PoseDetector(model) as detector:
+            outcome = kind(path, detector, vvipe, smooth, stride)
+        outcome.sequence.meta.update(checkpoint=vvipe.source, detector_sha256=detector.model.sha256)
+        for item in outcome.skipped:
+            _say(errors, f"[yellow]skipped[/yellow] {escape(item)}")
+        if outcome.lifted == 0:
+            _fail(f"{path}: nobody could be lifted ({outcome.summary})", code=1)
+        save_poses(out, outcome.sequence)
+    except (VVIPEError, CheckpointError) as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    _say(console, escape(f"{outcome.summary} -> {out}"))
+
+
+def _say(where: Console, markup: str) -> None:
+    where.print(markup, highlight=False, soft_wrap=True)  # file paths stay on one line
+
+
+def _fail(message: str, code: int = 2) -> None:
+    _say(errors, f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+Runner = Callable[[Path, PoseDetector, VVIPE, bool, int], Outcome]
+
+
+def _kind(path: Path) -> Runner:
+    if path.is_dir():
+        return _folder
+    if not path.exists():
+        raise DetectionError(path, "no such file or folder")
+    return _video if path.suffix.lower() in VIDEO_SUFFIXES else _picture
+
+
+def _sequence(poses: np.ndarray, **facts: object) -> PoseSequence:
+    return PoseSequence(poses * NOMINAL_TORSO_MM, units=UNITS, meta={"scale": SCALE_NOTE}, **facts)
+
+
+def _picture(
+    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
+) -> Outcome:
+    poses = detector.detect(path)
+    if not poses:
+        raise NoPersonFound(path, "no person found in the picture")
+    person = poses[0]
+    lifted = lift_keypoints(vvipe, person.keypoints[None])
+    others = f" ({len(poses)} people, lifted the largest)" if len(poses) > 1 else ""
+    sequence = _sequence(lifted, confidence=person.confidence[None], source=[path.name])
+    return Outcome(sequence, f"lifted 1 person from {path.name}{others}", int(_count(lifted)))
+
+
+def _folder(
+    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
+) -> Outcome:
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DetectionError(path, "no pictures in this folder")
+    names, keypoints, confidence, skipped = [], [], [], []
+    for file in tqdm(files, desc="pictures", unit="img"):
+        try:
+            person = detector.detect_person(file)
+        except DetectionError as error:
+            skipped.append(str(error))
+            continue
+        names.append(file.name)
+        keypoints.append(person.keypoints)
+        confidence.append(person.confidence)
+    if not names:
+        empty = _sequence(np.zeros((0, 17, 3)))
+        return Outcome(empty, f"0 of {len(files)} pictures", 0, skipped)
+    lifted = lift_keypoints(vvipe, np.stack(keypoints))
+    for name in np.asarray(names)[np.isnan(lifted).any(axis=(1, 2))]:
+        skipped.append(f"{path / name}: too few torso joints visible to lift")
+    sequence = _sequence(lifted, confidence=np.stack(confidence), source=names)
+    count = _count(lifted)
+    return Outcome(sequence, f"lifted {count} of {len(files)} pictures", count, skipped)
+
+
+def _video(
+    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
+) -> Outcome:
+    run = VideoDetection(path, detector, stride=stride)
+    total = -(-run.info.frame_count // stride) or None  # ceil
+    frames = tqdm(run, total=total, desc=path.name, unit="frame")
+    track = track_main_person(frames, (run.info.width, run.info.height))
+    result = lift_track(vvipe, track, DEFAULT_SMOOTHING if smooth else None)
+    fps = run.info.fps / stride
+    sequence = _sequence(result.poses, fps=fps, time_s=result.time_s,
+                         frame_index=result.frame_index, confidence=result.confidence)
+    sequence.meta.update(smoothing="one euro, 2D and 3D" if smooth else "none")
+    count = int(result.lifted.sum())
+    empty = len(track.frames_without_person)
+    summary = f"lifted {count} of {len(track)} frames ({empty} without a person)"
+    if smooth and len(track) > 2:
+        summary += f", 3D jitter {result.jitter_raw:.3g} -> {result.jitter:.3g} torso/frame²"
+    skipped = [f"{path} frame {i}: no person" for i in track.frames_without_person[:5]]
+    if empty > 5:
+        skipped.append(f"... and {empty - 5} more frames without a person")
+    return Outcome(sequence, summary, count, skipped)
+
+
+def _count(lifted: np.ndarray) -> int:
+    return int((~np.isnan(lifted).any(axis=(1, 2))).sum())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(lift)

@@ -1,0 +1,314 @@
+"""2D keypoints from pictures: MediaPipe Tasks' PoseLandmarker, mapped to our 17 joints by name.
+
+Decisions:
+- Model file: the bundled ``assets/models/pose_landmarker_full.task`` must match its sha256, since
+  a corrupt or swapped file would give plausible-looking garbage. A user-given model (e.g. the
+  "lite" or "heavy" variant) may have any hash; it must be a readable ``.task`` bundle (a zip
+  holding ``.tflite`` files). Its hash is kept in :class:`ModelFile` so runs can report it.
+- Joint confidence: a joint derived from several landmarks (pelvis, spine, thorax, head top) gets
+  the product of their visibilities; a joint below ``min_joint_confidence`` becomes NaN in
+  ``Pose2D.keypoints`` (the façade treats NaN as missing) and True in ``Pose2D.missing``;
+  ``keypoints_raw`` keeps MediaPipe's guess, e.g. for drawing it dimmed.
+- Several people: every person found (up to ``num_poses``) is returned, largest box first, so
+  ``poses[0]`` is the main person.
+- Coordinates: pixels of the original picture (after EXIF orientation), x right, y down, origin
+  at the top-left corner of the picture; downscaling for detection is undone exactly because
+  MediaPipe answers in normalised coordinates.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vvipe_core.errors import ModelFileError, NoPersonFound
+from vvipe_core.images import DETECT_MAX_SIDE, LoadedImage, image_from_array, load_image
+from vvipe_core.skeleton import H36M17, MEDIAPIPE33, convert
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / (
+    "pose_landmarker_full.task"
+)
+BUNDLED_MODEL_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
+DEFAULT_MIN_JOINT_CONFIDENCE = 0.5
+
+# (17, 33): which landmarks make up each of our joints (their product is the joint's confidence).
+_SOURCES = MEDIAPIPE33.conversion_matrix(H36M17) > 0
+
+ImageInput = str | Path | np.ndarray | LoadedImage
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    sha256: str
+    bundled: bool
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Pose2D:
+    """One person in one picture. Pixel coordinates of the original picture.
+
+    keypoints: (17, 2) float32 in H36M17 order; NaN where confidence < the detector's threshold.
+    keypoints_raw: (17, 2) the same before masking.
+    confidence: (17,) float32 in [0, 1]; missing: (17,) bool, True where keypoints is NaN.
+    box: (x0, y0, x1, y1) around the 33 landmarks, clipped to the picture.
+    image_size: (width, height) of the picture.
+    landmarks: (33, 5) MediaPipe landmarks: x, y (px), z (px, relative depth, smaller = nearer),
+        visibility, presence.
+    world_landmarks: (33, 3) MediaPipe world landmarks, metres, origin between the hips, y down.
+    """
+
+    keypoints: np.ndarray
+    keypoints_raw: np.ndarray
+    confidence: np.ndarray
+    missing: np.ndarray
+    box: tuple[float, float, float, float]
+    image_size: tuple[int, int]
+    landmarks: np.ndarray
+    world_landmarks: np.ndarray
+
+    @property
+    def box_area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def load_model(path: str | Path | None = None) -> ModelFile:
+    """Read and check the pose-landmarker model: the bundled one (sha256 checked) by default."""
+    bundled = path is None
+    path = BUNDLED_MODEL if path is None else Path(path)
+    hint = " (the bundled model ships with the project: restore it from the repository)"
+    if not path.is_file():
+        reason = "no such model file" if not path.exists() else "not a file"
+        raise ModelFileError(path, reason + (hint if bundled else ""))
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelFileError(path, f"cannot read the model file: {error.strerror or error}")
+    digest = hashlib.sha256(data).hexdigest()
+    if bundled and digest != BUNDLED_MODEL_SHA256:
+        raise ModelFileError(
+            path, f"sha256 {digest} differs from {BUNDLED_MODEL_SHA256}: corrupt or replaced{hint}"
+        )
+    if not bundled:
+        _check_task_bundle(path)
+    return ModelFile(path=path, sha256=digest, bundled=bundled, data=data)
+
+
+def _check_task_bundle(path: Path) -> None:
+    if path.suffix.lower() != ".task":
+        raise ModelFileError(path, "expected a MediaPipe pose landmarker '.task' file")
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            names = bundle.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ModelFileError(path, f"not a MediaPipe '.task' bundle (not a zip archive: {error})")
+    if not any(name.endswith(".tflite") for name in names):
+        raise ModelFileError(path, "not a MediaPipe '.task' bundle (no .tflite model inside)")
+
+
+@contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Silence MediaPipe's native (C++) log lines, which bypass Python's sys.stderr.
+
+    It redirects file descriptor 2 for the duration, so it is used only around the calls that
+    log (creating, first use and closing a landmarker), not around whole runs.
+    """
+    if not enabled:
+        yield
+        return
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (e.g. a windowed app): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+class PoseDetector:
+    """Finds people in pictures and gives their 17 keypoints. Not thread-safe: one per thread.
+
+    >>> with PoseDetector() as detector:
+    ...     poses = detector.detect("photo.jpg")   # [] when nobody is found
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        num_poses: int = 4,
+        min_joint_confidence: float = DEFAULT_MIN_JOINT_CONFIDENCE,
+        min_detection_confidence: float = 0.5,
+        min_presence_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        max_side: int | None = DETECT_MAX_SIDE,
+        quiet: bool = True,
+    ) -> None:
+        if num_poses < 1:
+            raise ValueError(f"num_poses must be at least 1, got {num_poses}")
+        self.model = load_model(model_path)
+        self.num_poses = num_poses
+        self.min_joint_confidence = min_joint_confidence
+        self.max_side = max_side
+        self.quiet = quiet
+        self._thresholds = {
+            "min_pose_detection_confidence": min_detection_confidence,
+            "min_pose_presence_confidence": min_presence_confidence,
+            "min_tracking_confidence": min_tracking_confidence,
+        }
+        self._image_landmarker = self._create_landmarker(video=False)
+        self._warmed_up = False
+
+    def detect(self, image: ImageInput) -> list[Pose2D]:
+        """All people in a picture (file path, RGB array or LoadedImage), largest first."""
+        loaded = self.prepare(image)
+        with quiet_native_stderr(self.quiet and not self._warmed_up):
+            result = self._image_landmarker.detect(_mp_image(loaded.rgb))
+        # MediaPipe's one-time log lines come with the first landmarks it computes.
+        self._warmed_up = self._warmed_up or bool(result.pose_landmarks)
+        return poses_from_result(result, loaded.size, self.min_joint_confidence)
+
+    def detect_person(self, image: ImageInput) -> Pose2D:
+        """The main (largest) person; NoPersonFound when there is nobody."""
+        loaded = self.prepare(image)
+        poses = self.detect(loaded)
+        if not poses:
+            raise NoPersonFound(loaded.path, "no person found in the picture")
+        return poses[0]
+
+    def prepare(self, image: ImageInput) -> LoadedImage:
+        if isinstance(image, LoadedImage):
+            return image
+        if isinstance(image, np.ndarray):
+            return image_from_array(image, self.max_side)
+        return load_image(image, self.max_side)
+
+    def video_session(self) -> VideoSession:
+        """A fresh VIDEO-mode landmarker (tracks people between frames) for one video."""
+        return VideoSession(self, self._create_landmarker(video=True))
+
+    def close(self) -> None:
+        with quiet_native_stderr(self.quiet):
+            self._image_landmarker.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _create_landmarker(self, video: bool) -> Any:
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+
+        mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_buffer=self.model.data),
+            running_mode=mode,
+            num_poses=self.num_poses,
+            **self._thresholds,
+        )
+        try:
+            with quiet_native_stderr(self.quiet):
+                return vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError) as error:
+            raise ModelFileError(self.model.path, f"MediaPipe cannot load the model: {error}")
+
+
+class VideoSession:
+    """Detection on consecutive frames of one video; timestamps must increase strictly."""
+
+    def __init__(self, detector: PoseDetector, landmarker: Any) -> None:
+        self._detector = detector
+        self._landmarker = landmarker
+        self._warmed_up = False
+
+    def detect(self, frame: LoadedImage, timestamp_ms: int) -> list[Pose2D]:
+        with quiet_native_stderr(self._detector.quiet and not self._warmed_up):
+            result = self._landmarker.detect_for_video(_mp_image(frame.rgb), int(timestamp_ms))
+        self._warmed_up = self._warmed_up or bool(result.pose_landmarks)
+        return poses_from_result(result, frame.size, self._detector.min_joint_confidence)
+
+    def close(self) -> None:
+        with quiet_native_stderr(self._detector.quiet):
+            self._landmarker.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _mp_image(rgb: np.ndarray) -> Any:
+    import mediapipe as mp
+
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+
+
+def poses_from_result(
+    result: Any, image_size: tuple[int, int], min_joint_confidence: float
+) -> list[Pose2D]:
+    """MediaPipe's PoseLandmarkerResult -> our Pose2D list, largest box first."""
+    poses = [
+        pose_from_landmarks(
+            np.array([[p.x, p.y, p.z, p.visibility or 0.0, p.presence or 0.0] for p in normalised]),
+            np.array([[p.x, p.y, p.z] for p in world]),
+            image_size,
+            min_joint_confidence,
+        )
+        for normalised, world in zip(result.pose_landmarks, result.pose_world_landmarks)
+    ]
+    return sorted(poses, key=lambda pose: -pose.box_area)
+
+
+def pose_from_landmarks(
+    normalised: np.ndarray,
+    world: np.ndarray,
+    image_size: tuple[int, int],
+    min_joint_confidence: float = DEFAULT_MIN_JOINT_CONFIDENCE,
+) -> Pose2D:
+    """(33, 5) normalised landmarks (x, y, z, visibility, presence) -> Pose2D in pixels."""
+    width, height = image_size
+    landmarks = normalised.astype(np.float32).copy()
+    # MediaPipe's z uses roughly the scale of x, so it becomes pixels with the width.
+    landmarks[:, [0, 2]] *= width
+    landmarks[:, 1] *= height
+    keypoints = convert(landmarks[:, :2], MEDIAPIPE33, H36M17)
+    visibility = landmarks[:, 3]
+    confidence = np.prod(np.where(_SOURCES, visibility[None, :], 1.0), axis=1).astype(np.float32)
+    missing = confidence < min_joint_confidence
+    masked = np.where(missing[:, None], np.nan, keypoints).astype(np.float32)
+    x0, y0 = np.clip(landmarks[:, :2].min(axis=0), 0, (width, height))
+    x1, y1 = np.clip(landmarks[:, :2].max(axis=0), 0, (width, height))
+    return Pose2D(
+        keypoints=masked,
+        keypoints_raw=keypoints,
+        confidence=confidence,
+        missing=missing,
+        box=(float(x0), float(y0), float(x1), float(y1)),
+        image_size=(int(width), int(height)),
+        landmarks=landmarks,
+        world_landmarks=world.astype(np.float32),
+    )
