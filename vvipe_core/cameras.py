@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vvipe_core.skeleton import KP13, Skeleton
+from vvipe_core.skeleton import KP13, TORSO_2D, Skeleton
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,6 @@ def unproject(pixels: np.ndarray, depth: np.ndarray, cams: Cameras) -> np.ndarra
     return np.einsum("nji,nkj->nki", cams.rotation, cam) + cams.position[:, None, :]
 
 
-_TORSO_2D = ("l_shoulder", "r_shoulder", "l_hip", "r_hip")
-
-
 def normalize_2d(
     keypoints: np.ndarray, skeleton: Skeleton = KP13
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +128,7 @@ def normalize_2d(
     two of the shoulders and hips are present.
     """
     kp = np.asarray(keypoints, dtype=np.float64)
-    torso = kp[..., skeleton.indices(_TORSO_2D), :]
+    torso = kp[..., skeleton.indices(TORSO_2D), :]
     pairwise = np.linalg.norm(torso[..., :, None, :] - torso[..., None, :, :], axis=-1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are handled below

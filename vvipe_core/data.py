@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vvipe_core.errors import VVIPEError
-from vvipe_core.skeleton import H36M17, H36M32, convert
+from vvipe_core.skeleton import H36M17, H36M32, TORSO_2D, convert
 
 REQUIRED_KEYS = ("poses", "subject", "sequence")
 
@@ -163,7 +163,7 @@ def add_keypoint_noise(
     return keypoints + rng.normal(size=keypoints.shape) * sigma
 
 
-_TORSO = H36M17.indices(["l_shoulder", "r_shoulder", "l_hip", "r_hip"])
+_TORSO = H36M17.indices(TORSO_2D)
 
 
 def drop_keypoints(keypoints: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vvipe_core.skeleton import H36M17
+from vvipe_core.skeleton import H36M17, TORSO_2D
 from vvipe_core.smoothing import DEFAULT_SMOOTHING, OneEuroSettings, jitter, one_euro
 from vvipe_core.video import PoseTrack
 
 if TYPE_CHECKING:
     from vvipe_core.api import VVIPE
 
-_TORSO = H36M17.indices(["l_shoulder", "r_shoulder", "l_hip", "r_hip"])
+_TORSO = H36M17.indices(TORSO_2D)
 
 
 def liftable(keypoints: np.ndarray) -> np.ndarray:

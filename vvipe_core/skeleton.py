@@ -148,5 +148,8 @@ H36M32 = Skeleton(
              22, 12, 24, 25, 26, 27, 28, 27, 30),
 )
 
+# The joints the 2D normalisation anchors on: at least two must be present in a 2D pose.
+TORSO_2D = ("l_shoulder", "r_shoulder", "l_hip", "r_hip")
+
 # VideoPose3D's 17-joint 2D files (data_2d_h36m_gt.npz / _cpn_ft_h36m_dbb.npz) use our order.
 SKELETONS = {s.name: s for s in (H36M17, KP13, MEDIAPIPE33, H36M32)}
