@@ -1,0 +1,329 @@
+"""Turns user gestures into state changes: opens files, starts jobs, walks the latent space.
+
+Widgets call these methods and listen to the state; they never call vvipe_core themselves.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer
+
+from app import tasks
+from app.state import Anchor, AppState, Comparison, Picture, Sequence
+from app.workers import Jobs
+from vvipe_core.api import VVIPE
+from vvipe_core.checkpoint import CheckpointError
+from vvipe_core.data import DataFileError
+from vvipe_core.errors import VVIPEError
+from vvipe_core.gallery import Gallery, GalleryFileError, Hit, embedding_distances
+from vvipe_core.images import IMAGE_SUFFIXES
+from vvipe_core.video import VIDEO_SUFFIXES
+
+# Errors whose message already names the file and the reason: shown as they are.
+USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
+MAX_COMPARED = 4
+SEARCH_DELAY_MS = 30  # slider drags ask for many searches; only the last one matters
+
+
+class Controller(QObject):
+    def __init__(self, state: AppState, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.jobs = Jobs(self)
+        self.jobs.failed.connect(self._failed)
+        self.k = 8
+        self.virtual_count = 4
+        self.virtual_elevation = 10.0
+        self._raw_gallery: Gallery | None = None
+        self._pending: list[Path] = []  # files opened before the model was ready
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._search)
+        state.modelChanged.connect(self._model_changed)
+        state.galleryChanged.connect(self._reset_walk_axes)
+        state.pictureChanged.connect(self._person_changed)
+        state.personChanged.connect(self._person_changed)
+        state.sequenceChanged.connect(self._frame_changed)
+        state.anchorChanged.connect(self._anchor_changed)
+        state.walkChanged.connect(self._refresh_pose)
+        state.poseChanged.connect(self._refresh_virtual)
+        state.frameChanged.connect(self._frame_changed)
+        self.openers: dict[str, Callable[[Path], None]] = {
+            **dict.fromkeys(IMAGE_SUFFIXES, self.open_picture),
+            **dict.fromkeys(VIDEO_SUFFIXES, self.open_video),
+            ".npz": self.open_npz,
+            ".pt": self.open_checkpoint,
+        }
+
+    def shutdown(self) -> None:
+        """Stop timers and drop running jobs (their results would reach a closed window)."""
+        self._search_timer.stop()
+        self.jobs.cancel()
+
+    def idle(self) -> bool:
+        """No job running and no search waiting."""
+        return self.jobs.idle and not self._search_timer.isActive()
+
+    # -- opening files --------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        path = Path(path)
+        opener = self.openers.get(path.suffix.lower())
+        if opener is None:
+            self.error(f"{path}: cannot open '{path.suffix}' files (pictures, videos, pose .npz "
+                       "files and .pt checkpoints can be opened)")
+            return
+        opener(path)
+
+    def open_checkpoint(self, path: Path | None) -> None:
+        self.jobs.start("model", f"loading model {path.name if path else ''}".strip(),
+                        tasks.load_model, path, on_result=self._model_loaded)
+
+    def open_gallery(self, path: Path | None) -> None:
+        self.jobs.start("gallery", "loading gallery", tasks.load_gallery, path,
+                        on_result=self._gallery_loaded)
+
+    def open_picture(self, path: Path) -> None:
+        self.jobs.start("detect", f"finding people in {path.name}", tasks.detect_picture, path,
+                        on_result=self._picture_detected)
+
+    def open_video(self, path: Path) -> None:
+        if self._wait_for_model(path):
+            return
+        self.jobs.start("detect", f"lifting video {path.name}", tasks.lift_video, path,
+                        self.state.model, on_result=self._sequence_loaded)
+
+    def open_npz(self, path: Path) -> None:
+        """A pose file (played on the timeline) or a gallery (searched)."""
+        if self._wait_for_model(path):
+            return
+        self.jobs.start("detect", f"reading {path.name}", tasks.load_npz, path, self.state.model,
+                        on_result=self._npz_loaded)
+
+    def _npz_loaded(self, loaded: Gallery | Sequence) -> None:
+        if isinstance(loaded, Gallery):
+            self._gallery_loaded(loaded)
+            self.message(f"gallery {loaded.source or ''}: {len(loaded)} poses")
+        else:
+            self._sequence_loaded(loaded)
+
+    def _wait_for_model(self, path: Path) -> bool:
+        if self.state.model is None:
+            self._pending.append(path)
+            return True
+        return False
+
+    # -- results --------------------------------------------------------------------------
+    def _model_loaded(self, model: VVIPE) -> None:
+        self.state.set_model(model, *tasks.embed_gallery(self._raw_gallery, model))
+        self.message(f"model {model.source} (embedding {model.embedding_dim}-D)")
+        pending, self._pending = self._pending, []
+        for path in pending:
+            self.open_path(path)
+
+    def _gallery_loaded(self, gallery: Gallery) -> None:
+        self._raw_gallery = gallery
+        if self.state.model is not None:
+            self.state.set_gallery(*tasks.embed_gallery(gallery, self.state.model))
+            self._search()
+
+    def _picture_detected(self, result: tuple[Picture, list]) -> None:
+        picture, people = result
+        self.state.set_sequence(None)
+        self.state.set_picture(picture, people)
+        if not people:
+            self.error(f"{picture.path}: no person found in the picture")
+
+    def _sequence_loaded(self, sequence: Sequence) -> None:
+        self.state.set_picture(None, [])
+        self.state.set_sequence(sequence)
+        self.message(f"{sequence.path.name}: {len(sequence.poses)} frames")
+
+    def _failed(self, label: str, error: Exception) -> None:
+        if isinstance(error, USER_ERRORS):
+            self.error(str(error))
+        else:  # a bug, but the window stays usable
+            self.error(f"{label} failed: {type(error).__name__}: {error}")
+
+    def message(self, text: str) -> None:
+        self.state.show_message(text, error=False)
+
+    def error(self, text: str) -> None:
+        self.state.show_message(text, error=True)
+
+    # -- what the walk starts from -----------------------------------------------------------
+    def _model_changed(self) -> None:
+        """A new model re-lifts what is shown (a picture, a sequence frame or a gallery pose)."""
+        if self.state.people:
+            self._person_changed()
+        elif self.state.sequence is not None:
+            self._frame_changed()
+        elif self.state.anchor is not None and self.state.anchor.pose is not None:
+            anchor = self.state.anchor
+            latent = self.state.model.embed_3d(anchor.pose[None])[0]
+            self.state.set_anchor(Anchor(latent, anchor.label, anchor.pose, anchor.keep_hits))
+        self._refresh_comparisons()
+
+    def select_person(self, index: int) -> None:
+        self.state.set_person(index)
+
+    def _clear_pose(self) -> None:
+        """Nothing to show (nobody in the picture or frame): no stale pose next to it."""
+        self.state.set_anchor(None)
+        self.state.set_view(None, None)
+        self.state.set_hits([], None)
+
+    def _person_changed(self) -> None:
+        state = self.state
+        if state.model is None or state.picture is None:
+            return
+        if not 0 <= state.person < len(state.people):
+            self._clear_pose()
+            return
+        person = state.people[state.person]
+        latent = tasks.embed_person(state.model, person)
+        if latent is None:
+            self._clear_pose()
+            self.error(f"{state.picture.path}: person {state.person + 1} shows too few of the "
+                       "shoulders and hips to be lifted")
+            return
+        name = state.picture.path.name if state.picture.path else "picture"
+        state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}"))
+
+    def show_hit(self, hit: Hit) -> None:
+        label = f"gallery: {hit.sequence} #{hit.frame} ({hit.activity})"
+        latent = self.state.gallery.embeddings[hit.index]
+        self.state.set_anchor(Anchor(latent, label, hit.pose, keep_hits=True))
+
+    def _frame_changed(self) -> None:
+        state = self.state
+        sequence = state.sequence
+        if sequence is None or state.model is None or not 0 <= state.frame < len(sequence.poses):
+            return
+        pose = sequence.poses[state.frame]
+        if np.isnan(pose).any():
+            self._clear_pose()
+            self.message(f"frame {state.frame}: nobody lifted")
+            return
+        label = sequence.labels[state.frame] if sequence.labels else f"frame {state.frame}"
+        latent = state.model.embed_3d(pose[None])[0]
+        state.set_anchor(Anchor(latent, f"{sequence.path.name}: {label}", pose))
+
+    def set_frame(self, frame: int) -> None:
+        self.state.set_frame(frame)
+
+    # -- the latent walk -----------------------------------------------------------------------
+    def _anchor_changed(self) -> None:
+        self._reset_walk_axes()
+        self._refresh_pose()
+
+    def _anchor_coordinates(self) -> np.ndarray:
+        """Where the anchor lies along the latent axes (nothing when either is missing)."""
+        axes, anchor = self.state.axes, self.state.anchor
+        if axes is None or anchor is None or len(anchor.latent) != len(axes.mean):
+            return np.zeros(0 if axes is None else len(axes.scale), dtype=np.float32)
+        return axes.coordinates(anchor.latent)
+
+    def _reset_walk_axes(self) -> None:
+        self.state.set_walk(self._anchor_coordinates(), self.state.sigma, self.state.seed)
+
+    def set_coordinate(self, axis: int, value: float) -> None:
+        coordinates = self.state.coordinates.copy()
+        coordinates[axis] = value
+        self.state.set_walk(coordinates, self.state.sigma, self.state.seed)
+
+    def set_sigma(self, sigma: float) -> None:
+        self.state.set_walk(self.state.coordinates, sigma, self.state.seed)
+
+    def resample(self) -> None:
+        self.state.set_walk(self.state.coordinates, self.state.sigma, self.state.seed + 1)
+
+    def reset_walk(self) -> None:
+        self.state.set_walk(self._anchor_coordinates(), 0.0, self.state.seed)
+
+    def _refresh_pose(self) -> None:
+        """Shown pose = decode(anchor moved along the axes, plus variation)."""
+        state, anchor, axes = self.state, self.state.anchor, self.state.axes
+        # An anchor from the previous model waits for the re-anchoring that follows a swap.
+        if state.model is None or anchor is None or len(anchor.latent) != state.model.embedding_dim:
+            return
+        latent, at_anchor = anchor.latent, True
+        if axes is not None and len(state.coordinates) == len(axes.scale):
+            at_anchor = np.array_equal(state.coordinates, self._anchor_coordinates())
+            latent = axes.move_to(latent, state.coordinates)
+        if state.sigma > 0:
+            latent = state.model.sample(latent, state.sigma, n=1, seed=state.seed)[0]
+        exact = anchor.pose is not None and at_anchor and state.sigma == 0
+        pose = anchor.pose if exact else state.model.decode(latent[None])[0]
+        state.set_view(latent, pose)
+        moved = not at_anchor or state.sigma > 0
+        self.message(f"{anchor.label}, moved in the embedding" if moved else anchor.label)
+        if not (exact and anchor.keep_hits):
+            self._search_timer.start()
+
+    # -- retrieval -------------------------------------------------------------------------
+    def set_k(self, k: int) -> None:
+        self.k = k
+        self._search()
+
+    def _search(self) -> None:
+        state = self.state
+        if state.gallery is None or state.latent is None:
+            return
+        self.jobs.start("search", "searching the gallery", tasks.search, state.gallery,
+                        state.latent, self.k, on_result=lambda found: state.set_hits(*found))
+
+    # -- multi-view comparison ---------------------------------------------------------------
+    def add_comparisons(self, paths: list[Path]) -> None:
+        free = MAX_COMPARED - len(self.state.comparisons)
+        if len(paths) > free:
+            self.error(f"at most {MAX_COMPARED} photos can be compared; "
+                       f"{len(paths) - max(free, 0)} were left out")
+        if free > 0 and paths:
+            self.jobs.start("compare", f"finding people in {len(paths[:free])} photo(s)",
+                            tasks.detect_pictures, paths[:free],
+                            on_result=self._comparisons_detected)
+
+    def clear_comparisons(self) -> None:
+        self.state.set_comparisons([], None)
+
+    def _comparisons_detected(self, results: list[tuple[Picture, list]]) -> None:
+        model = self.state.model
+        if model is None:
+            self.error("the model is not loaded yet: add the photos again in a moment")
+            return
+        comparisons = list(self.state.comparisons)
+        for picture, people in results:
+            latent = tasks.embed_person(model, people[0]) if people else None
+            if latent is None:
+                self.error(f"{picture.path}: nobody who can be lifted in the picture")
+                continue
+            pose = model.decode(latent[None])[0]
+            comparisons.append(Comparison(picture, people[0], latent, pose))
+        self._set_comparisons(comparisons)
+
+    def _refresh_comparisons(self) -> None:
+        model = self.state.model
+        self._set_comparisons([
+            Comparison(c.picture, c.person, latent, model.decode(latent[None])[0])
+            for c in self.state.comparisons
+            if (latent := tasks.embed_person(model, c.person)) is not None
+        ])
+
+    def _set_comparisons(self, comparisons: list[Comparison]) -> None:
+        latents = np.stack([c.latent for c in comparisons]) if comparisons else None
+        distances = embedding_distances(latents) if latents is not None else None
+        self.state.set_comparisons(comparisons, distances)
+
+    # -- virtual cameras -------------------------------------------------------------------
+    def set_virtual(self, count: int, elevation: float) -> None:
+        self.virtual_count, self.virtual_elevation = count, elevation
+        self._refresh_virtual()
+
+    def _refresh_virtual(self) -> None:
+        state = self.state
+        if state.model is None or state.pose is None:
+            state.set_virtual(None)
+            return
+        state.set_virtual(tasks.virtual_views(state.model, state.pose, self.virtual_count,
+                                              self.virtual_elevation))

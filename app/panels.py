@@ -1,0 +1,420 @@
+"""The window's panels. Each one mirrors part of the state and forwards gestures to the
+controller; none computes anything."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider
+
+from app.controller import Controller
+from app.drawing import PictureView, SketchView, sketch_pixmap
+from app.skeleton_view import SkeletonView
+from app.state import AppState
+
+SIGMA_MAX = 1.5
+THUMBNAIL = QSize(72, 96)
+
+
+def dropped_files(event: QDropEvent | QDragEnterEvent) -> list[Path]:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    return [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+
+
+class PicturePanel(QWidget):
+    """The photo with the selected person's keypoints (joint size/opacity = confidence)."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state = state
+        self.view = PictureView(placeholder="Drop a photo, a video, a pose .npz file or a "
+                                "checkpoint (.pt) anywhere in the window")
+        self.people = QComboBox()
+        self.people.setToolTip("Person to lift (largest first)")
+        self.people.currentIndexChanged.connect(
+            lambda i: i >= 0 and controller.select_person(i))
+        self.info = QLabel()
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Person:"))
+        header.addWidget(self.people)
+        header.addWidget(self.info, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.view, 1)
+        state.pictureChanged.connect(self._picture_changed)
+        state.personChanged.connect(self._person_changed)
+        state.sequenceChanged.connect(self._sequence_changed)
+        state.frameChanged.connect(self._frame_changed)
+
+    def _picture_changed(self) -> None:
+        picture, people = self.state.picture, self.state.people
+        if picture is None:
+            self.view.set_picture(None, (1, 1))
+        else:
+            self.view.set_picture(picture.rgb, picture.size)
+        self.people.blockSignals(True)  # the list is rebuilt, not chosen by the user
+        self.people.clear()
+        self.people.addItems([f"{i + 1}" for i in range(len(people))])
+        self.people.blockSignals(False)
+        self._person_changed()
+
+    def _person_changed(self) -> None:
+        people, index = self.state.people, self.state.person
+        if not 0 <= index < len(people):
+            self.view.set_keypoints(None)
+            self.info.setText("nobody found" if self.state.picture is not None else "")
+            return
+        person = people[index]
+        self.people.setCurrentIndex(index)
+        self.view.set_keypoints(person.keypoints_raw, person.confidence, person.missing)
+        self.info.setText(f"{len(people)} found · lowest confidence "
+                          f"{person.confidence.min():.2f} · {int(person.missing.sum())} missing")
+
+    def _sequence_changed(self) -> None:
+        sequence = self.state.sequence
+        if sequence is not None and sequence.image_size is not None:
+            self.view.set_picture(None, sequence.image_size)  # frames are not kept: an empty one
+        self._frame_changed()
+
+    def _frame_changed(self) -> None:
+        sequence = self.state.sequence
+        if sequence is None or sequence.keypoints is None:
+            return
+        frame = self.state.frame
+        self.view.set_keypoints(sequence.keypoints[frame], sequence.confidence[frame])
+
+
+class PosePanel(QWidget):
+    """The 3D view of the current pose, with view controls and a timeline for sequences."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state = state
+        self.view = SkeletonView()
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        reset = QPushButton("Reset view")
+        reset.clicked.connect(self.view.reset_camera)
+        self.save = QPushButton("Save PNG…")
+        self.save.clicked.connect(self.save_dialog)
+        tools = QHBoxLayout()
+        tools.addWidget(self.title, 1)
+        tools.addWidget(reset)
+        tools.addWidget(self.save)
+        self.timeline = Timeline(state, controller)
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.timeline)
+        state.poseChanged.connect(self._pose_changed)
+
+    def _pose_changed(self) -> None:
+        self.view.set_pose(self.state.pose)
+        anchor = self.state.anchor
+        self.title.setText(anchor.label if anchor is not None else "")
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the 3D view", "pose.png", "PNG (*.png)")
+        if path:
+            self.view.screenshot(path)
+
+
+class Timeline(QWidget):
+    """Frame slider and play/pause for videos and pose files; hidden otherwise."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state = state
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(self._toggle)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.valueChanged.connect(controller.set_frame)
+        self.label = QLabel()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._step)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.play)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        state.sequenceChanged.connect(self._sequence_changed)
+        state.frameChanged.connect(self._frame_changed)
+        self.setVisible(False)
+
+    def _sequence_changed(self) -> None:
+        sequence = self.state.sequence
+        self.play.setChecked(False)
+        self.setVisible(sequence is not None)
+        if sequence is not None:
+            self.slider.setRange(0, len(sequence.poses) - 1)
+            self._timer.setInterval(max(1, round(1000 / sequence.fps)))
+        self._frame_changed()
+
+    def _frame_changed(self) -> None:
+        sequence = self.state.sequence
+        if sequence is None:
+            return
+        self.slider.setValue(self.state.frame)
+        self.label.setText(f"{self.state.frame + 1}/{len(sequence.poses)}")
+
+    def _toggle(self, playing: bool) -> None:
+        self.play.setText("Pause" if playing else "Play")
+        if playing:
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def _step(self) -> None:
+        self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
+
+
+class LatentPanel(QWidget):
+    """Sliders along the gallery's principal directions, plus variation with resample."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state, self.controller = state, controller
+        self.sliders: list[QLabeledDoubleSlider] = []
+        self._grid = QGridLayout()
+        self.sigma = self._slider(0.0, SIGMA_MAX)
+        self.sigma.valueChanged.connect(controller.set_sigma)
+        self.resample = QPushButton("Resample")
+        self.resample.setToolTip("Draw another variation around the pose")
+        self.resample.clicked.connect(controller.resample)
+        reset = QPushButton("Reset")
+        reset.clicked.connect(controller.reset_walk)
+        variation = QHBoxLayout()
+        variation.addWidget(QLabel("Variation σ"))
+        variation.addWidget(self.sigma, 1)
+        variation.addWidget(self.resample)
+        layout = QVBoxLayout(self)
+        hint = QLabel("Position along the principal directions of the gallery's embeddings "
+                      "(standard deviations from their mean; a slider spans where the gallery "
+                      "lies):")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addLayout(self._grid)
+        layout.addLayout(variation)
+        layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addStretch(1)
+        state.galleryChanged.connect(self._rebuild)
+        state.walkChanged.connect(self._walk_changed)
+        self._rebuild()
+
+    @staticmethod
+    def _slider(low: float, high: float) -> QLabeledDoubleSlider:
+        slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setDecimals(2)
+        slider.setValue(0.0)
+        return slider
+
+    def _rebuild(self) -> None:
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        axes = self.state.axes
+        self.sliders = []
+        for i in range(0 if axes is None else len(axes.scale)):
+            slider = self._slider(float(axes.low[i]), float(axes.high[i]))
+            slider.valueChanged.connect(lambda v, i=i: self.controller.set_coordinate(i, v))
+            self._grid.addWidget(QLabel(f"PC {i + 1}"), i, 0)
+            self._grid.addWidget(slider, i, 1)
+            self.sliders.append(slider)
+        self._walk_changed()
+
+    def _walk_changed(self) -> None:
+        """Mirror the state; signals blocked, as a slider would round the value it sends."""
+        state, axes = self.state, self.state.axes
+        for i, (slider, value) in enumerate(zip(self.sliders, state.coordinates.tolist())):
+            slider.blockSignals(True)
+            # A pose outside the gallery's range still shows where it is.
+            slider.setRange(min(float(axes.low[i]), value), max(float(axes.high[i]), value))
+            slider.setValue(float(value))
+            slider.blockSignals(False)
+        self.sigma.blockSignals(True)
+        self.sigma.setValue(state.sigma)
+        self.sigma.blockSignals(False)
+
+
+class GalleryPanel(QWidget):
+    """The k gallery poses nearest to the current embedding; clicking one shows it in 3D."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state, self.controller = state, controller
+        self.k = QSpinBox()
+        self.k.setRange(1, 50)
+        self.k.setValue(controller.k)
+        self.k.valueChanged.connect(controller.set_k)
+        self.list = QListWidget()
+        self.list.setIconSize(THUMBNAIL)
+        self.list.setSpacing(2)
+        self.list.itemClicked.connect(self._clicked)
+        header = QHBoxLayout()
+        header.addWidget(QLabel("Similar poses, k ="))
+        header.addWidget(self.k)
+        header.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.list, 1)
+        state.hitsChanged.connect(self._hits_changed)
+
+    def _hits_changed(self) -> None:
+        self.list.clear()
+        hits = self.state.hits
+        for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
+            item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
+                                   f"{hit.distance:.3f}\n{hit.sequence} #{hit.frame}\n"
+                                   f"{hit.activity}")
+            item.setData(Qt.ItemDataRole.UserRole, hit.index)
+            item.setToolTip(f"distance {hit.distance:.4f} in the embedding; "
+                            f"CMU take {hit.sequence}, frame {hit.frame}")
+            self.list.addItem(item)
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.controller.show_hit(self.state.hits[self.list.row(item)])
+
+    def distances(self) -> list[float]:
+        return [float(self.list.item(i).text().split("\n")[0]) for i in range(self.list.count())]
+
+
+class ComparePanel(QWidget):
+    """2–4 photos side by side, their lifted poses and the pairwise embedding distances."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state, self.controller = state, controller
+        self.setAcceptDrops(True)
+        add = QPushButton("Add photos…")
+        add.clicked.connect(self.add_dialog)
+        clear = QPushButton("Clear")
+        clear.clicked.connect(controller.clear_comparisons)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Drop 2–4 photos here to compare their poses."))
+        tools.addStretch(1)
+        tools.addWidget(add)
+        tools.addWidget(clear)
+        self.pictures = QHBoxLayout()
+        self.view = SkeletonView(size=(600, 300))
+        self.matrix = QTableWidget()
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.matrix.setMaximumHeight(160)
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addLayout(self.pictures, 2)
+        layout.addWidget(self.view, 3)
+        layout.addWidget(QLabel("Embedding distances (small = same pose, whatever the camera):"))
+        layout.addWidget(self.matrix)
+        state.comparisonsChanged.connect(self._changed)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.controller.add_comparisons(dropped_files(event))
+        event.acceptProposedAction()
+
+    def add_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Photos to compare", "",
+                                                "Pictures (*.jpg *.jpeg *.png *.bmp *.webp)")
+        self.controller.add_comparisons([Path(p) for p in paths])
+
+    def _changed(self) -> None:
+        while self.pictures.count():
+            self.pictures.takeAt(0).widget().deleteLater()
+        comparisons = self.state.comparisons
+        for c in comparisons:
+            view = PictureView()
+            view.set_picture(c.picture.rgb, c.picture.size)
+            view.set_keypoints(c.person.keypoints_raw, c.person.confidence, c.person.missing)
+            view.setToolTip(str(c.picture.path))
+            self.pictures.addWidget(view)
+        self.view.set_poses(np.stack([c.pose for c in comparisons]) if comparisons else None)
+        names = [c.picture.path.name if c.picture.path else "?" for c in comparisons]
+        distances = self.state.distances
+        self.matrix.setRowCount(len(names))
+        self.matrix.setColumnCount(len(names))
+        self.matrix.setHorizontalHeaderLabels(names)
+        self.matrix.setVerticalHeaderLabels(names)
+        top = float(distances.max()) if distances is not None and distances.size else 1.0
+        for i in range(len(names)):
+            for j in range(len(names)):
+                item = QTableWidgetItem(f"{distances[i, j]:.3f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                shade = int(255 - 120 * distances[i, j] / max(top, 1e-6))
+                item.setBackground(QColor(shade, shade, 255))
+                self.matrix.setItem(i, j, item)
+
+
+class VirtualPanel(QWidget):
+    """The current pose seen by N cameras around it, and each view lifted back to 3D."""
+
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state, self.controller = state, controller
+        self.count = QSpinBox()
+        self.count.setRange(2, 8)
+        self.count.setValue(controller.virtual_count)
+        self.elevation = QSpinBox()
+        self.elevation.setRange(-30, 80)
+        self.elevation.setSuffix("°")
+        self.elevation.setValue(int(controller.virtual_elevation))
+        for spin in (self.count, self.elevation):
+            spin.valueChanged.connect(self._settings_changed)
+        tools = QHBoxLayout()
+        tools.addWidget(QLabel("Cameras around the pose:"))
+        tools.addWidget(self.count)
+        tools.addWidget(QLabel("elevation"))
+        tools.addWidget(self.elevation)
+        tools.addStretch(1)
+        self.sketches_row = QHBoxLayout()
+        self.sketches: list[SketchView] = []
+        self.view = SkeletonView(size=(600, 300))
+        layout = QVBoxLayout(self)
+        layout.addLayout(tools)
+        layout.addLayout(self.sketches_row, 2)
+        layout.addWidget(QLabel("Each view lifted back to 3D (the same pose means the "
+                                "embedding ignores the camera):"))
+        layout.addWidget(self.view, 3)
+        state.virtualChanged.connect(self._changed)
+
+    def _settings_changed(self) -> None:
+        self.controller.set_virtual(self.count.value(), float(self.elevation.value()))
+
+    def _changed(self) -> None:
+        views = self.state.virtual
+        n = 0 if views is None else len(views.azimuths)
+        while len(self.sketches) > n:
+            self.sketches.pop().deleteLater()
+        while len(self.sketches) < n:
+            self.sketches.append(SketchView())
+            self.sketches_row.addWidget(self.sketches[-1])
+        if views is None:
+            self.view.set_poses(None)
+            return
+        for sketch, points, azimuth in zip(self.sketches, views.keypoints, views.azimuths):
+            sketch.set_points(points, title=f"azimuth {azimuth % 360:.0f}°")
+        self.view.set_poses(views.lifted)

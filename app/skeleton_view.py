@@ -1,0 +1,112 @@
+"""A reusable vispy panel showing canonical 17-joint skeletons in 3D.
+
+Left side blue, right side orange, centre grey; a floor grid under the feet and x/y/z axes at
+the pelvis. Orbit with the left mouse button, zoom with the wheel, "reset" restores the view.
++z is up (vispy's TurntableCamera default), as in our canonical space.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+from vispy import app as vispy_app
+from vispy import scene
+from vispy.io import write_png
+
+from vvipe_core.skeleton import H36M17
+
+vispy_app.use_app("pyside6")  # the canvases live inside PySide6 widgets
+
+LEFT, RIGHT, CENTRE = (0.16, 0.45, 0.85, 1.0), (0.95, 0.45, 0.1, 1.0), (0.35, 0.35, 0.35, 1.0)
+BACKGROUND = "#f4f4f2"
+SPACING = 2.5  # canonical units between skeletons shown side by side
+GRID_HALF = 3.0
+GRID_STEP = 0.5
+
+
+def side_colours(skeleton=H36M17) -> np.ndarray:
+    """(J, 4) RGBA per joint: by the l_/r_ prefix of its name."""
+    return np.array([LEFT if n.startswith("l_") else RIGHT if n.startswith("r_") else CENTRE
+                     for n in skeleton.joints])
+
+
+JOINT_COLOURS = side_colours()
+BONES = np.array(H36M17.bones)
+
+
+def _grid() -> np.ndarray:
+    ticks = np.arange(-GRID_HALF, GRID_HALF + 1e-9, GRID_STEP)
+    lines = [[(t, -GRID_HALF, 0), (t, GRID_HALF, 0)] for t in ticks]
+    lines += [[(-GRID_HALF, t, 0), (GRID_HALF, t, 0)] for t in ticks]
+    return np.array(lines, dtype=np.float32).reshape(-1, 3)
+
+
+class SkeletonView(QWidget):
+    """Shows one skeleton, or several side by side along x; `joints()` returns what is shown."""
+
+    def __init__(self, parent: QWidget | None = None, size: tuple[int, int] = (480, 480)) -> None:
+        super().__init__(parent)
+        self.canvas = scene.SceneCanvas(keys=None, size=size, bgcolor=BACKGROUND, show=False)
+        self.view = self.canvas.central_widget.add_view()
+        self.view.camera = scene.TurntableCamera(up="+z", fov=35)
+        self._floor = scene.visuals.Line(pos=_grid(), connect="segments",
+                                         color=(0.7, 0.7, 0.7, 1.0), parent=self.view.scene)
+        self._floor.transform = scene.STTransform()
+        self._axes = scene.visuals.XYZAxis(parent=self.view.scene, width=2)
+        self._bones = scene.visuals.Line(connect="segments", width=5, parent=self.view.scene,
+                                         antialias=True)
+        self._joints = scene.visuals.Markers(parent=self.view.scene)
+        self._poses = np.zeros((0, H36M17.n, 3), dtype=np.float32)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas.native)
+        self.set_poses(None)
+        self.reset_camera()
+
+    def set_pose(self, pose: np.ndarray | None) -> None:
+        self.set_poses(None if pose is None else np.asarray(pose)[None])
+
+    def set_poses(self, poses: np.ndarray | None) -> None:
+        """(M, 17, 3) canonical poses, drawn side by side; None or NaN poses draw nothing."""
+        poses = np.zeros((0, H36M17.n, 3)) if poses is None else np.asarray(poses)
+        count_changed = len(poses) != len(self._poses)
+        self._poses = poses.astype(np.float32).copy()
+        if count_changed:
+            self.reset_camera()
+        # Seen from the front, +x points left: the first pose goes to +x to appear leftmost.
+        shown = [p + (SPACING * ((len(poses) - 1) / 2 - i), 0, 0)
+                 for i, p in enumerate(poses) if np.isfinite(p).all()]
+        visible = bool(shown)
+        self._bones.visible = self._joints.visible = visible
+        if visible:
+            joints = np.concatenate(shown)
+            offsets = np.arange(len(shown))[:, None] * H36M17.n
+            segments = (BONES[None] + offsets[:, :, None]).reshape(-1)
+            colours = np.tile(JOINT_COLOURS, (len(shown), 1))
+            # A bone takes its child's colour: the limb's side.
+            bone_colours = np.repeat(colours[segments[1::2]], 2, axis=0)
+            self._bones.set_data(pos=joints[segments], color=bone_colours)
+            self._joints.set_data(joints, face_color=colours, edge_color="white", size=11)
+            # The floor lies under the lowest foot and stretches under every skeleton.
+            self._floor.transform.translate = (0, 0, float(joints[:, 2].min()))
+            self._floor.transform.scale = (1 + SPACING * (len(shown) - 1) / (2 * GRID_HALF), 1, 1)
+        self.canvas.update()
+
+    def joints(self) -> np.ndarray:
+        """The poses shown: (17, 3) for one, (M, 17, 3) for several."""
+        return self._poses[0].copy() if len(self._poses) == 1 else self._poses.copy()
+
+    def reset_camera(self) -> None:
+        camera = self.view.camera
+        camera.center = (0.0, 0.0, -0.4)
+        camera.distance = 7.0 + SPACING * max(0, len(self._poses) - 1)
+        camera.elevation = 12.0
+        camera.azimuth = 160.0  # from the front (canonical poses face +y), a little to the side
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Render the current view to a PNG file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_png(str(path), self.canvas.render(alpha=False))
+        return path

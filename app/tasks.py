@@ -1,0 +1,132 @@
+"""The work behind the window, as plain functions of vvipe_core calls (they run in worker
+threads, so they touch no widget and no state)."""
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Generator
+from pathlib import Path
+
+import numpy as np
+
+from app.state import Picture, Sequence, VirtualViews
+from vvipe_core.api import VVIPE
+from vvipe_core.cameras import look_at, project
+from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.data import load_poses
+from vvipe_core.detect import Pose2D, PoseDetector
+from vvipe_core.errors import VideoReadError
+from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
+from vvipe_core.gallery import Gallery, Hit, LatentAxes
+from vvipe_core.lifting import lift_track, liftable
+from vvipe_core.video import VideoDetection, track_main_person
+
+LATENT_AXES = 6
+POSE_FILE_FPS = 30.0  # pose files do not say; 30 is a common capture rate
+# Virtual cameras: a ring at eye height, far enough for a whole body in a 1000 px picture.
+VIRTUAL_IMAGE = (1000, 1000)
+VIRTUAL_DISTANCE_MM = 4500.0
+VIRTUAL_FOCAL_PX = 1000.0
+FRONT_AZIMUTH = 90.0  # canonical poses face +y
+
+
+def detect_pictures(paths: list[Path]) -> list[tuple[Picture, list[Pose2D]]]:
+    """Everyone in each picture, largest first (a detector per call: they are not
+    thread-safe, and each job runs in its own thread)."""
+    results = []
+    with PoseDetector() as detector:
+        for path in paths:
+            loaded = detector.prepare(path)
+            results.append((Picture(path, loaded.rgb, loaded.size), detector.detect(loaded)))
+    return results
+
+
+def detect_picture(path: Path) -> tuple[Picture, list[Pose2D]]:
+    return detect_pictures([path])[0]
+
+
+def load_model(path: Path | None) -> VVIPE:
+    return VVIPE.load(path)
+
+
+def embed_gallery(
+    gallery: Gallery | None, model: VVIPE
+) -> tuple[Gallery | None, LatentAxes | None]:
+    """The gallery embedded by `model` (a gallery's embeddings belong to one model), and its
+    principal axes."""
+    if gallery is None:
+        return None, None
+    embedded = gallery.with_model(model)
+    return embedded, embedded.latent_axes(LATENT_AXES)
+
+
+def load_gallery(path: Path | None) -> Gallery:
+    return Gallery.load(path)
+
+
+def search(gallery: Gallery, latent: np.ndarray, k: int) -> tuple[list[Hit], np.ndarray]:
+    """The k nearest gallery poses and their front views (for thumbnails)."""
+    hits = gallery.search(latent, k)
+    return hits, front_views(np.stack([hit.pose for hit in hits]))
+
+
+def load_npz(path: Path, model: VVIPE) -> Gallery | Sequence:
+    """A .npz file is either a gallery (it says so in its `format`) or a pose file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            is_gallery = "format" in data.files and str(data["format"]) == GALLERY_FORMAT
+    except (OSError, ValueError, zipfile.BadZipFile):  # load_poses names the file and reason
+        is_gallery = False
+    return Gallery.load(path) if is_gallery else load_pose_file(path, model)
+
+
+def load_pose_file(path: Path, model: VVIPE) -> Sequence:
+    data = load_poses(path)
+    labels = [f"{s} #{f}" for s, f in zip(data.sequence, data.extra.get("frame", range(len(data))))]
+    return Sequence(path, model.canonicalize(data.poses), fps=POSE_FILE_FPS, labels=labels)
+
+
+def lift_video(path: Path, model: VVIPE) -> Generator[tuple[int, int], None, Sequence]:
+    """Detect, follow and lift the main person of a video; yields (frames done, total)."""
+    progress: list[tuple[int, int]] = []
+    with PoseDetector() as detector:
+        detection = VideoDetection(path, detector, progress=lambda d, t: progress.append((d, t)))
+        results = []
+        for result in detection:
+            results.append(result)
+            yield progress[-1] if progress else (len(results), detection.info.frame_count)
+        track = track_main_person(results, (detection.info.width, detection.info.height))
+    if not np.isfinite(track.keypoints).any():
+        raise VideoReadError(path, "nobody was found in the video")
+    lifted = lift_track(model, track)
+    labels = [f"frame {i} ({t:.2f} s)" for i, t in zip(lifted.frame_index, lifted.time_s)]
+    return Sequence(path, lifted.poses, detection.info.fps, lifted.keypoints, lifted.confidence,
+                    track.image_size, labels)
+
+
+def embed_person(model: VVIPE, person: Pose2D) -> np.ndarray | None:
+    """The embedding of one detected person; None when too few torso joints were seen."""
+    if not liftable(person.keypoints[None])[0]:
+        return None
+    return model.embed_2d(person.keypoints[None])[0]
+
+
+def ring_cameras_project(poses: np.ndarray, azimuths: np.ndarray, elevation: float) -> np.ndarray:
+    """Canonical poses (N, 17, 3) seen by cameras at `azimuths` around the pelvis (N, 17, 2) px.
+
+    Canonical units become nominal millimetres so the core's camera conventions apply."""
+    n = len(azimuths)
+    cams = look_at(np.zeros((n, 3)), azimuths, np.full(n, elevation), np.zeros(n),
+                   np.full(n, VIRTUAL_DISTANCE_MM), VIRTUAL_FOCAL_PX,
+                   np.asarray(VIRTUAL_IMAGE, dtype=np.float64) / 2)
+    return project(poses * NOMINAL_TORSO_MM, cams)
+
+
+def virtual_views(model: VVIPE, pose: np.ndarray, n: int, elevation: float) -> VirtualViews:
+    azimuths = FRONT_AZIMUTH + np.arange(n) * 360.0 / n
+    keypoints = ring_cameras_project(np.repeat(pose[None], n, axis=0), azimuths, elevation)
+    return VirtualViews(azimuths, keypoints, VIRTUAL_IMAGE, model.lift(keypoints))
+
+
+def front_views(poses: np.ndarray) -> np.ndarray:
+    """(N, 17, 3) canonical -> (N, 17, 2) as seen from the front (for thumbnails)."""
+    return ring_cameras_project(poses, np.full(len(poses), FRONT_AZIMUTH), 0.0)
