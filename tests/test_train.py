@@ -94,3 +94,13 @@ def test_reusing_a_vae_trains_the_mapper_a_run_from_scratch_would(tmp_path):
     reused = checkpoint.load(Trainer(cfg, tmp_path / "b.pt", vae_from=tmp_path / "vae.pt").run())
     for k in scratch["mapper"]:
         np.testing.assert_allclose(reused["mapper"][k].numpy(), scratch["mapper"][k].numpy(), atol=1e-6)
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path):
+    lrs = []
+    trainer = Trainer(tiny_config(lr_schedule="cosine", mapper_epochs=1), tmp_path / "c.pt")
+    trainer.run(callback=lambda e: lrs.append((e.stage, trainer.opt.param_groups[0]["lr"])))
+    vae = [lr for stage, lr in lrs if stage == "vae"]
+    assert vae[0] > 0.9 * 1e-3 and vae[-1] < 0.05 * 1e-3 and vae == sorted(vae, reverse=True)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        Trainer(tiny_config(lr_schedule="linear"), tmp_path / "x.pt").run()

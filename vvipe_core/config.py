@@ -30,6 +30,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto = cuda -> mps -> cpu
     batch_size: int = 256
+    lr_schedule: str = "constant"  # constant | cosine (per stage, from its lr down to 0)
     # VAE stage
     vae_epochs: int = 4
     vae_lr: float = 1e-3

@@ -5,6 +5,7 @@ callback so the CLI and the GUI drive the same code. Cancelling saves the curren
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -195,6 +196,17 @@ class Trainer:
         self._optimise(loss)
         return logs
 
+    def _set_lr(self, stage: str, done: float) -> None:
+        """Learning rate from the stage's progress alone, so a resumed run follows the same
+        schedule as an uninterrupted one."""
+        lr = self.cfg.vae_lr if stage == "vae" else self.cfg.mapper_lr
+        if self.cfg.lr_schedule == "cosine":
+            lr *= 0.5 * (1 + math.cos(math.pi * done))
+        elif self.cfg.lr_schedule != "constant":
+            raise ValueError(f"unknown lr_schedule {self.cfg.lr_schedule!r}: constant or cosine")
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
     def _optimise(self, loss: torch.Tensor) -> None:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -268,6 +280,7 @@ class Trainer:
                 if cancel is not None and cancel.is_set():
                     raise TrainingCancelled(self.save())
                 world, rng = self._batch(stage, epoch, step)
+                self._set_lr(stage, (epoch * n_steps + step) / (epochs * n_steps))
                 logs = step_fn(world, rng, epoch * n_steps + step)
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
