@@ -19,6 +19,7 @@ from vvipe_core.data import DataFileError
 from vvipe_core.errors import VVIPEError
 from vvipe_core.gallery import Gallery, GalleryFileError, Hit, embedding_distances
 from vvipe_core.images import IMAGE_SUFFIXES
+from vvipe_core.library import Entry, LibraryHit, PoseLibrary
 from vvipe_core.video import VIDEO_SUFFIXES
 
 # Errors whose message already names the file and the reason: shown as they are.
@@ -36,8 +37,10 @@ class Controller(QObject):
         self.k = 8
         self.virtual_count = 4
         self.virtual_elevation = 10.0
+        self.device = tasks.devices()[-1]  # the GPU when there is one
         self._raw_gallery: Gallery | None = None
         self._pending: list[Path] = []  # files opened before the model was ready
+        self._goto: Entry | None = None  # a library hit's frame / person, once its file is open
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._search)
         state.modelChanged.connect(self._model_changed)
@@ -77,7 +80,7 @@ class Controller(QObject):
 
     def open_checkpoint(self, path: Path | None) -> None:
         self.jobs.start("model", f"loading model {path.name if path else ''}".strip(),
-                        tasks.load_model, path, on_result=self._model_loaded)
+                        tasks.load_model, path, self.device, on_result=self._model_loaded)
 
     def open_gallery(self, path: Path | None) -> None:
         self.jobs.start("gallery", "loading gallery", tasks.load_gallery, path,
@@ -131,6 +134,9 @@ class Controller(QObject):
         picture, people = result
         self.state.set_sequence(None)
         self.state.set_picture(picture, people)
+        goto, self._goto = self._goto, None
+        if goto is not None and goto.file == str(picture.path) and goto.person < len(people):
+            self.state.set_person(goto.person)
         if not people:
             self.error(f"{picture.path}: no person found in the picture")
 
@@ -138,6 +144,9 @@ class Controller(QObject):
         self.state.set_picture(None, [])
         self.state.set_sequence(sequence)
         self.message(f"{sequence.path.name}: {len(sequence.poses)} frames")
+        goto, self._goto = self._goto, None
+        if goto is not None and goto.file == str(sequence.path):
+            self.state.set_frame(min(goto.frame, len(sequence.poses) - 1))
 
     def _failed(self, label: str, error: Exception) -> None:
         if isinstance(error, USER_ERRORS):
@@ -198,8 +207,11 @@ class Controller(QObject):
     def _frame_changed(self) -> None:
         state = self.state
         sequence = state.sequence
+        if sequence is None:
+            state.set_video_frame(None)
         if sequence is None or state.model is None or not 0 <= state.frame < len(sequence.poses):
             return
+        self._show_video_frame()
         pose = sequence.poses[state.frame]
         if np.isnan(pose).any():
             self._clear_pose()
@@ -209,8 +221,41 @@ class Controller(QObject):
         latent = state.model.embed_3d(pose[None])[0]
         state.set_anchor(Anchor(latent, f"{sequence.path.name}: {label}", pose))
 
+    def _show_video_frame(self) -> None:
+        """Read synchronously: one seek and decode is a few milliseconds, and a job per frame
+        would flash the busy indicator all through playback."""
+        try:
+            rgb = tasks.video_frame(self.state.sequence, self.state.frame)
+        except VVIPEError as error:
+            rgb = None
+            self.error(str(error))
+        self.state.set_video_frame(rgb)
+
     def set_frame(self, frame: int) -> None:
         self.state.set_frame(frame)
+
+    def step_frame(self, delta: int) -> None:
+        """Previous / next frame, wrapping around the sequence."""
+        if self.state.sequence is not None:
+            self.state.set_frame((self.state.frame + delta) % len(self.state.sequence.poses))
+
+    # -- export and device -------------------------------------------------------------------
+    def export_poses(self, path: Path) -> None:
+        """The shown sequence, else the current pose, to .json/.csv/.npz/.bvh (by suffix)."""
+        state = self.state
+        try:
+            written = tasks.export_poses(path, state.model, state.sequence, state.pose)
+        except (ValueError, *USER_ERRORS) as error:
+            self.error(str(error))
+            return
+        self.message(f"exported to {written}")
+
+    def set_device(self, device: str) -> None:
+        """Move the model (and every model loaded later) to `device`."""
+        self.device = device
+        if self.state.model is not None and self.state.model.device.type != device:
+            self.state.model.to(device)
+            self.message(f"model on {device}")
 
     # -- the latent walk -----------------------------------------------------------------------
     def _anchor_changed(self) -> None:
@@ -272,6 +317,48 @@ class Controller(QObject):
             return
         self.jobs.start("search", "searching the gallery", tasks.search, state.gallery,
                         state.latent, self.k, on_result=lambda found: state.set_hits(*found))
+
+    # -- the user's pose library -----------------------------------------------------------
+    def build_library(self, directory: Path, paths: list[Path]) -> None:
+        """Index new and changed pictures and videos of `paths` into the library at
+        `directory` (created if needed); cancellable, resumable."""
+        if self.state.model is None:
+            self.error("the model is not loaded yet: build the library in a moment")
+            return
+        self.jobs.start("library", f"indexing into {directory.name}", tasks.index_library,
+                        directory, paths, self.state.model, on_result=self._library_built)
+
+    def open_library(self, directory: Path) -> None:
+        self.jobs.start("library", f"opening library {directory.name}", tasks.open_library,
+                        directory, on_result=self._library_opened)
+
+    def _library_built(self, library: PoseLibrary) -> None:
+        self._library_opened(library)
+        self.search_library()
+
+    def _library_opened(self, library: PoseLibrary) -> None:
+        self.state.set_library(library)
+        self.message(f"library {library.directory}: {len(library)} poses "
+                     f"from {len(library.files)} files")
+
+    def search_library(self) -> None:
+        """The library's poses nearest to the current photo or pose (its embedding)."""
+        state = self.state
+        if state.library is None or state.latent is None:
+            return
+        self.jobs.start("library search", "searching the library", tasks.search_library,
+                        state.library, state.latent, self.k,
+                        on_result=state.set_library_hits)
+
+    def open_library_hit(self, hit: LibraryHit) -> None:
+        """Show a hit's source: the picture with the hit's person selected, or the video at the
+        hit's frame."""
+        path, sequence = Path(hit.entry.file), self.state.sequence
+        if hit.entry.is_video and sequence is not None and sequence.path == path:  # lifted
+            self.state.set_frame(hit.entry.frame)
+            return
+        self._goto = hit.entry
+        self.open_path(path)
 
     # -- multi-view comparison ---------------------------------------------------------------
     def add_comparisons(self, paths: list[Path]) -> None:

@@ -112,6 +112,9 @@ class PictureView(QWidget):
     def keypoints(self) -> np.ndarray | None:
         return None if self._points is None else self._points.copy()
 
+    def image(self) -> QImage | None:
+        return self._image
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#2b2b2b"))

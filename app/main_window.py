@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -24,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import tasks
 from app.controller import Controller
+from app.library_panel import LibraryPanel
 from app.panels import (
     ComparePanel,
     GalleryPanel,
@@ -35,10 +38,13 @@ from app.panels import (
     dropped_files,
 )
 from app.state import AppState
+from app.train_panel import TrainPanel
+from app.training import Training
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_PHOTO = ASSETS / "sample.jpg"
 MAX_RECENT = 8
+EXPORT_FILTER = ("JSON (*.json);;CSV (*.csv);;NumPy (*.npz);;BVH for Blender (*.bvh)")
 OPEN_FILTER = ("Everything V-VIPE opens (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.mp4 *.mov "
                "*.avi *.mkv *.webm *.npz *.pt);;All files (*)")
 
@@ -102,6 +108,9 @@ class MainWindow(QMainWindow):
         self.virtual_panel = VirtualPanel(state, controller)
         self.latent_panel = LatentPanel(state, controller)
         self.gallery_panel = GalleryPanel(state, controller)
+        self.training = Training(self)
+        self.train_panel = TrainPanel(controller, self.training)
+        self.library_panel = LibraryPanel(state, controller)
         splitter = QSplitter()
         splitter.addWidget(self.picture_panel)
         splitter.addWidget(self.pose_panel)
@@ -110,6 +119,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(splitter, "Pose")
         self.tabs.addTab(self.compare_panel, "Compare photos")
         self.tabs.addTab(self.virtual_panel, "Virtual cameras")
+        self.tabs.addTab(self.library_panel, "My library")
+        self.tabs.addTab(self.train_panel, "Training")
         self.message_bar = MessageBar(lambda: self.state.show_message(""))
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -128,6 +139,11 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False)
         self.cancel.clicked.connect(lambda: self.controller.jobs.cancel())
+        self.device = QComboBox(toolTip="Where the model runs")
+        self.device.addItems(tasks.devices())
+        self.device.setCurrentText(self.controller.device)
+        self.device.currentTextChanged.connect(self.controller.set_device)
+        self.statusBar().addPermanentWidget(self.device)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel)
         jobs = self.controller.jobs
@@ -143,6 +159,7 @@ class MainWindow(QMainWindow):
         self._action(file, "Co&mpare photos…", self._compare)
         file.addSeparator()
         self._action(file, "&Save 3D view…", self.pose_panel.save_dialog, QKeySequence.StandardKey.Save)
+        self._action(file, "&Export poses…", self._export)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = self.menuBar().addMenu("&View")
         self._action(view, "&Reset 3D view", self.pose_panel.view.reset_camera)
@@ -169,6 +186,12 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open gallery", "", "Galleries (*.npz)")
         if path:
             self.controller.open_gallery(Path(path))
+
+    def _export(self) -> None:
+        """The shown sequence (or the current pose), in the format of the chosen suffix."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export poses", "poses.json", EXPORT_FILTER)
+        if path:
+            self.controller.export_poses(Path(path))
 
     def _compare(self) -> None:
         self.tabs.setCurrentWidget(self.compare_panel)
@@ -223,6 +246,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()
+        self.training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("docks", self.saveState())
         super().closeEvent(event)

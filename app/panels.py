@@ -64,6 +64,7 @@ class PicturePanel(QWidget):
         state.personChanged.connect(self._person_changed)
         state.sequenceChanged.connect(self._sequence_changed)
         state.frameChanged.connect(self._frame_changed)
+        state.videoFrameChanged.connect(self._video_frame_changed)
 
     def _picture_changed(self) -> None:
         picture, people = self.state.picture, self.state.people
@@ -92,8 +93,13 @@ class PicturePanel(QWidget):
     def _sequence_changed(self) -> None:
         sequence = self.state.sequence
         if sequence is not None and sequence.image_size is not None:
-            self.view.set_picture(None, sequence.image_size)  # frames are not kept: an empty one
+            self.view.set_picture(self.state.video_frame, sequence.image_size)
         self._frame_changed()
+
+    def _video_frame_changed(self) -> None:
+        sequence = self.state.sequence
+        if sequence is not None and sequence.image_size is not None:
+            self.view.set_picture(self.state.video_frame, sequence.image_size)
 
     def _frame_changed(self) -> None:
         sequence = self.state.sequence
@@ -139,11 +145,15 @@ class PosePanel(QWidget):
 
 
 class Timeline(QWidget):
-    """Frame slider and play/pause for videos and pose files; hidden otherwise."""
+    """Frame slider, play/pause and frame steps for videos and pose files; hidden otherwise."""
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
         self.state = state
+        self.previous = QPushButton("◀", toolTip="Previous frame", maximumWidth=32)
+        self.previous.clicked.connect(lambda: controller.step_frame(-1))
+        self.next = QPushButton("▶", toolTip="Next frame", maximumWidth=32)
+        self.next.clicked.connect(lambda: controller.step_frame(1))
         self.play = QPushButton("Play")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle)
@@ -154,7 +164,9 @@ class Timeline(QWidget):
         self._timer.timeout.connect(self._step)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.previous)
         layout.addWidget(self.play)
+        layout.addWidget(self.next)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         state.sequenceChanged.connect(self._sequence_changed)
@@ -175,7 +187,7 @@ class Timeline(QWidget):
         if sequence is None:
             return
         self.slider.setValue(self.state.frame)
-        self.label.setText(f"{self.state.frame + 1}/{len(sequence.poses)}")
+        self.label.setText(f"{self.state.frame + 1}/{len(sequence.poses)} · {sequence.fps:g} fps")
 
     def _toggle(self, playing: bool) -> None:
         self.play.setText("Pause" if playing else "Play")
@@ -185,7 +197,7 @@ class Timeline(QWidget):
             self._timer.stop()
 
     def _step(self) -> None:
-        self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
+        self.next.click()
 
 
 class LatentPanel(QWidget):

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from vvipe_core.api import VVIPE
 from vvipe_core.detect import Pose2D
 from vvipe_core.gallery import Gallery, Hit, LatentAxes
+from vvipe_core.library import LibraryHit, PoseLibrary
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class AppState(QObject):
     virtualChanged = Signal()
     sequenceChanged = Signal()  # a new sequence starts at frame 0
     frameChanged = Signal()
+    videoFrameChanged = Signal()  # the picture of the current video frame
+    libraryChanged = Signal()
+    libraryHitsChanged = Signal()
     messageChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -120,6 +124,9 @@ class AppState(QObject):
         self.virtual: VirtualViews | None = None
         self.sequence: Sequence | None = None
         self.frame = 0
+        self.video_frame: np.ndarray | None = None  # (h, w, 3) RGB of the current video frame
+        self.library: PoseLibrary | None = None
+        self.library_hits: list[tuple[LibraryHit, np.ndarray]] = []  # with source thumbnails
         self.message = ""
         self.message_is_error = False
 
@@ -177,6 +184,16 @@ class AppState(QObject):
 
     def set_frame(self, frame: int) -> None:
         self._update(self.frameChanged, frame=int(frame))
+
+    def set_video_frame(self, rgb: np.ndarray | None) -> None:
+        self._update(self.videoFrameChanged, video_frame=rgb)
+
+    def set_library(self, library: PoseLibrary | None) -> None:
+        self.library = library  # updated in place by indexing: always announce it
+        self.libraryChanged.emit()
+
+    def set_library_hits(self, hits: list[tuple[LibraryHit, np.ndarray]]) -> None:
+        self._update(self.libraryHitsChanged, library_hits=hits)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self._update(self.messageChanged, message=text, message_is_error=error)

@@ -7,6 +7,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.state import Picture, Sequence, VirtualViews
 from vvipe_core.api import VVIPE
@@ -15,12 +16,15 @@ from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.data import load_poses
 from vvipe_core.detect import Pose2D, PoseDetector
 from vvipe_core.errors import VideoReadError
+from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
 from vvipe_core.gallery import Gallery, Hit, LatentAxes
+from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, source_picture
 from vvipe_core.lifting import lift_track, liftable
-from vvipe_core.video import VideoDetection, track_main_person
+from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame, track_main_person
 
 LATENT_AXES = 6
+LIBRARY_THUMBNAIL_SIDE = 160
 POSE_FILE_FPS = 30.0  # pose files do not say; 30 is a common capture rate
 # Virtual cameras: a ring at eye height, far enough for a whole body in a 1000 px picture.
 VIRTUAL_IMAGE = (1000, 1000)
@@ -44,8 +48,8 @@ def detect_picture(path: Path) -> tuple[Picture, list[Pose2D]]:
     return detect_pictures([path])[0]
 
 
-def load_model(path: Path | None) -> VVIPE:
-    return VVIPE.load(path)
+def load_model(path: Path | None, device: str) -> VVIPE:
+    return VVIPE.load(path, device=device)
 
 
 def embed_gallery(
@@ -101,6 +105,59 @@ def lift_video(path: Path, model: VVIPE) -> Generator[tuple[int, int], None, Seq
     labels = [f"frame {i} ({t:.2f} s)" for i, t in zip(lifted.frame_index, lifted.time_s)]
     return Sequence(path, lifted.poses, detection.info.fps, lifted.keypoints, lifted.confidence,
                     track.image_size, labels)
+
+
+def video_frame(sequence: Sequence, frame: int) -> np.ndarray | None:
+    """The picture under a video's keypoints (None for pose files, which have none)."""
+    if sequence.path.suffix.lower() not in VIDEO_SUFFIXES:
+        return None
+    return read_frame(sequence.path, frame)
+
+
+def export_poses(path: Path, model: VVIPE, sequence: Sequence | None,
+                 pose: np.ndarray | None) -> Path:
+    """The whole sequence when one is shown, else the current pose, in canonical units."""
+    meta = {"checkpoint": model.source}
+    if sequence is not None:
+        exported = PoseSequence(sequence.poses, "canonical", fps=sequence.fps,
+                                confidence=sequence.confidence,
+                                meta=meta | {"source": str(sequence.path)})
+    elif pose is not None:
+        exported = PoseSequence(pose[None], "canonical", meta=meta)
+    else:
+        raise ValueError("there is no pose to export yet")
+    return save_poses(path, exported)
+
+
+def devices() -> list[str]:
+    """Where the model can run: the CPU, and the GPU when torch sees one."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def index_library(
+    directory: Path, paths: list[Path], model: VVIPE
+) -> Generator[tuple[int, int], None, PoseLibrary]:
+    """Add new and changed files to a library; yields (files done, total). Stopping between
+    yields drops only the file in progress: the finished ones are saved."""
+    library = PoseLibrary.open_or_create(directory, model)
+    with PoseDetector() as detector:
+        for step in library.update(paths, model, detector):
+            yield step.files_done, step.files_total
+    return library
+
+
+def open_library(directory: Path) -> PoseLibrary:
+    return PoseLibrary.open(directory)
+
+
+def search_library(
+    library: PoseLibrary, latent: np.ndarray, k: int
+) -> list[tuple[LibraryHit, np.ndarray]]:
+    """The k nearest poses of a library, each with a thumbnail of its picture or frame."""
+    if library.embedding_dim != len(latent):
+        raise LibraryError(library.directory, f"made with another model ({library.checkpoint})")
+    hits = library.search(latent, k)
+    return [(hit, source_picture(hit.entry, LIBRARY_THUMBNAIL_SIDE)) for hit in hits]
 
 
 def embed_person(model: VVIPE, person: Pose2D) -> np.ndarray | None:

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main_window import SAMPLE_PHOTO, MainWindow
+from tests.helpers import tiny_config
+from tests.media import STANDING, write_video
 
 COMPARED = [ROOT / "tests" / "data" / name for name in (
     "yogait_t_pose_t6.jpg", "yogait_letter_y.jpg", "yogait_side_lunge_left.jpg")]
@@ -39,6 +41,9 @@ def settle(app: QApplication, window: MainWindow, timeout_s: float = 120.0) -> N
 
 def shoot(app: QApplication, window: MainWindow, path: Path) -> None:
     settle(app, window)
+    while window.training.running:
+        app.processEvents()
+        time.sleep(0.01)
     window.grab().save(str(path))
     print(f"wrote {path}")
 
@@ -71,6 +76,26 @@ def main() -> None:
     window.virtual_panel.count.setValue(6)
     window.virtual_panel.elevation.setValue(30)
     shoot(app, window, args.out / "screenshot_virtual.png")
+
+    # The library: the test photos and a short video, searched with the sample photo's pose.
+    work = Path(settings_dir.name)
+    media = work / "media"
+    media.mkdir()
+    for photo in COMPARED:
+        (media / photo.name).write_bytes(photo.read_bytes())
+    write_video(media / "clip.avi", [COMPARED[1]] * 3 + [STANDING] * 3, size=(320, 240))
+    window.tabs.setCurrentWidget(window.library_panel)
+    window.library_panel.directory.setText(str(work / "library"))
+    window.controller.build_library(work / "library", [media])
+    shoot(app, window, args.out / "screenshot_library.png")
+
+    # A small training run on the test poses, to show the curves.
+    panel = window.train_panel
+    panel.set_config(tiny_config(vae_epochs=8, mapper_epochs=8, steps_per_epoch=30))
+    panel.out.edit.setText(str(work / "run.pt"))
+    window.tabs.setCurrentWidget(panel)
+    panel.start.click()
+    shoot(app, window, args.out / "screenshot_training.png")
     window.close()
 
 

@@ -11,7 +11,13 @@ import pytest
 from tests.media import T_POSE, Y_POSE, write_video
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import VideoReadError
-from vvipe_core.video import VideoDetection, iter_frames, probe_video, track_main_person
+from vvipe_core.video import (
+    VideoDetection,
+    iter_frames,
+    probe_video,
+    read_frame,
+    track_main_person,
+)
 
 # 12 frames at 10 fps: T-pose, Y-pose, and two blank frames (6 and 7) with nobody.
 PICTURES = [T_POSE] * 3 + [Y_POSE] * 3 + [None, None] + [T_POSE] * 4
@@ -39,6 +45,14 @@ def test_frames_stream_with_index_and_time(video: Path) -> None:
     assert [f.index for f in frames] == list(range(12))
     assert [f.time_s for f in frames] == pytest.approx([i / 10 for i in range(12)])
     assert frames[0].image.rgb.shape == (180, 240, 3) and frames[0].image.size == (240, 180)
+
+
+def test_a_frame_is_read_by_index_as_streaming_decodes_it(video: Path) -> None:
+    frames = {f.index: f.image.rgb for f in iter_frames(video)}
+    for index in (7, 2, 11, 0):  # out of order: each read seeks
+        np.testing.assert_array_equal(read_frame(video, index), frames[index])
+    with pytest.raises(VideoReadError, match="frame 12"):
+        read_frame(video, 12)
 
 
 def test_stride_keeps_every_nth_frame(video: Path) -> None:

@@ -239,3 +239,22 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def read_frame(path: str | Path, index: int, max_side: int | None = DETECT_MAX_SIDE) -> np.ndarray:
+    """One frame (RGB, downscaled to max_side) by its index, for browsing a video at random.
+
+    Seeks with CAP_PROP_POS_FRAMES: exact for the intra-frame codecs and the common containers
+    OpenCV reads; raises VideoReadError when the frame is past the end or cannot be decoded."""
+    path = Path(path)
+    if index < 0:
+        raise VideoReadError(path, f"frame {index} does not exist")
+    capture = _open(path)
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, bgr = capture.read()
+    finally:
+        capture.release()
+    if not ok or bgr is None:
+        raise VideoReadError(path, f"frame {index} cannot be decoded (past the end?)")
+    return fit_within(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side)

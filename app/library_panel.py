@@ -1,0 +1,109 @@
+"""The Library tab: build your own pose library from pictures and videos, search it with the
+current photo or pose, and jump to a hit's picture or video frame."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.controller import Controller
+from app.drawing import to_qimage
+from app.state import AppState
+from vvipe_core.library import LibraryHit
+
+DEFAULT_LIBRARY = Path("runs") / "library"
+THUMBNAIL = QSize(160, 120)
+HIT_ROLE = Qt.ItemDataRole.UserRole
+
+
+class LibraryPanel(QWidget):
+    def __init__(self, state: AppState, controller: Controller) -> None:
+        super().__init__()
+        self.state = state
+        self.controller = controller
+        self.directory = QLineEdit(str(DEFAULT_LIBRARY))
+        browse = QToolButton(text="…")
+        browse.clicked.connect(self._browse)
+        open_button = QPushButton("Open")
+        open_button.clicked.connect(lambda: controller.open_library(self.path()))
+        add_folder = QPushButton("Add folder…")
+        add_folder.clicked.connect(self._add_folder)
+        add_files = QPushButton("Add files…")
+        add_files.clicked.connect(self._add_files)
+        self.search = QPushButton("Search with the current pose")
+        self.search.clicked.connect(controller.search_library)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Library:"))
+        top.addWidget(self.directory, 1)
+        for widget in (browse, open_button, add_folder, add_files, self.search):
+            top.addWidget(widget)
+        self.info = QLabel("Add a folder of your pictures and videos: every person in them is "
+                           "embedded, then any photo or pose finds them from any camera angle.")
+        self.info.setWordWrap(True)
+        self.hits = QListWidget()
+        self.hits.setViewMode(QListView.ViewMode.IconMode)
+        self.hits.setIconSize(THUMBNAIL)
+        self.hits.setResizeMode(QListView.ResizeMode.Adjust)
+        self.hits.setWordWrap(True)
+        self.hits.setGridSize(QSize(THUMBNAIL.width() + 24, THUMBNAIL.height() + 56))
+        self.hits.itemDoubleClicked.connect(
+            lambda item: controller.open_library_hit(item.data(HIT_ROLE)))
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.info)
+        layout.addWidget(self.hits, 1)
+        state.libraryChanged.connect(self._library_changed)
+        state.libraryHitsChanged.connect(self._hits_changed)
+
+    def path(self) -> Path:
+        return Path(self.directory.text())
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Library directory", self.directory.text())
+        if path:
+            self.directory.setText(path)
+            self.controller.open_library(Path(path))
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of pictures and videos")
+        if folder:
+            self.controller.build_library(self.path(), [Path(folder)])
+
+    def _add_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add pictures and videos")
+        if paths:
+            self.controller.build_library(self.path(), [Path(p) for p in paths])
+
+    def _library_changed(self) -> None:
+        library = self.state.library
+        if library is not None:
+            self.info.setText(f"{library.directory}: {len(library):,} poses from "
+                              f"{len(library.files):,} files. Double-click a hit to open it.")
+
+    def _hits_changed(self) -> None:
+        self.hits.clear()
+        for hit, thumbnail in self.state.library_hits:
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(thumbnail))), _caption(hit))
+            item.setData(HIT_ROLE, hit)
+            item.setToolTip(f"{hit.entry.file}\ndistance {hit.distance:.3f}")
+            self.hits.addItem(item)
+
+
+def _caption(hit: LibraryHit) -> str:
+    name = Path(hit.entry.file).name
+    when = f" · {hit.entry.time_s:.2f} s" if hit.entry.is_video else ""
+    return f"{name}{when}\n{hit.distance:.3f}"
