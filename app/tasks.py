@@ -11,8 +11,7 @@ import torch
 
 from app.state import Picture, Sequence, VirtualViews
 from vvipe_core.api import VVIPE
-from vvipe_core.cameras import look_at, project
-from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.cameras import FRONT_AZIMUTH, view_canonical
 from vvipe_core.data import load_poses
 from vvipe_core.detect import Pose2D, PoseDetector
 from vvipe_core.errors import VideoReadError
@@ -26,11 +25,7 @@ from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame, track_m
 LATENT_AXES = 6
 LIBRARY_THUMBNAIL_SIDE = 160
 POSE_FILE_FPS = 30.0  # pose files do not say; 30 is a common capture rate
-# Virtual cameras: a ring at eye height, far enough for a whole body in a 1000 px picture.
-VIRTUAL_IMAGE = (1000, 1000)
-VIRTUAL_DISTANCE_MM = 4500.0
-VIRTUAL_FOCAL_PX = 1000.0
-FRONT_AZIMUTH = 90.0  # canonical poses face +y
+VIRTUAL_IMAGE = (1000, 1000)  # view_canonical's default picture
 
 
 def detect_pictures(paths: list[Path]) -> list[tuple[Picture, list[Pose2D]]]:
@@ -167,23 +162,12 @@ def embed_person(model: VVIPE, person: Pose2D) -> np.ndarray | None:
     return model.embed_2d(person.keypoints[None])[0]
 
 
-def ring_cameras_project(poses: np.ndarray, azimuths: np.ndarray, elevation: float) -> np.ndarray:
-    """Canonical poses (N, 17, 3) seen by cameras at `azimuths` around the pelvis (N, 17, 2) px.
-
-    Canonical units become nominal millimetres so the core's camera conventions apply."""
-    n = len(azimuths)
-    cams = look_at(np.zeros((n, 3)), azimuths, np.full(n, elevation), np.zeros(n),
-                   np.full(n, VIRTUAL_DISTANCE_MM), VIRTUAL_FOCAL_PX,
-                   np.asarray(VIRTUAL_IMAGE, dtype=np.float64) / 2)
-    return project(poses * NOMINAL_TORSO_MM, cams)
-
-
 def virtual_views(model: VVIPE, pose: np.ndarray, n: int, elevation: float) -> VirtualViews:
     azimuths = FRONT_AZIMUTH + np.arange(n) * 360.0 / n
-    keypoints = ring_cameras_project(np.repeat(pose[None], n, axis=0), azimuths, elevation)
+    keypoints = view_canonical(np.repeat(pose[None], n, axis=0), azimuths, elevation)
     return VirtualViews(azimuths, keypoints, VIRTUAL_IMAGE, model.lift(keypoints))
 
 
 def front_views(poses: np.ndarray) -> np.ndarray:
     """(N, 17, 3) canonical -> (N, 17, 2) as seen from the front (for thumbnails)."""
-    return ring_cameras_project(poses, np.full(len(poses), FRONT_AZIMUTH), 0.0)
+    return view_canonical(poses, np.full(len(poses), FRONT_AZIMUTH))

@@ -85,3 +85,16 @@ def test_keypoint_features_flag_missing_joints(small_poses):
     assert present.sum() == 4 * 13 - 1 and not present[1, KP13.index("r_wrist")]
     same, _ = keypoint_features(convert(px, H36M17, KP13), KP13)
     np.testing.assert_array_equal(features, same)
+
+
+def test_a_canonical_pose_seen_from_the_front_has_its_left_on_the_image_right(small_poses):
+    from vvipe_core.cameras import FRONT_AZIMUTH, view_canonical
+    from vvipe_core.canonical import canonicalize
+
+    c = canonicalize(small_poses.poses[:50])
+    front = view_canonical(c, np.full(50, FRONT_AZIMUTH))
+    back = view_canonical(c, np.full(50, FRONT_AZIMUTH + 180))
+    lh, rh, head = H36M17.indices(["l_hip", "r_hip", "head_top"])
+    assert (front[:, lh, 0] > front[:, rh, 0]).all() and (back[:, lh, 0] < back[:, rh, 0]).all()
+    assert (front[:, head, 1] < front[:, 0, 1]).all()  # torso up = image up
+    np.testing.assert_allclose(front[:, 0], 500)

@@ -97,6 +97,25 @@ def sample_cameras(
     return cams
 
 
+# Canonical poses face +y: a camera at this azimuth sees them from the front.
+FRONT_AZIMUTH = 90.0
+
+
+def view_canonical(
+    poses: np.ndarray, azimuths: np.ndarray, elevation: float = 0.0,
+    distance_mm: float = 4500.0, focal_px: float = 1000.0, image_size: tuple[int, int] = (1000, 1000),
+) -> np.ndarray:
+    """Canonical poses (N, 17, 3) seen by one camera each at `azimuths` (N,) degrees around the
+    pelvis -> (N, 17, 2) pixels. Canonical units become nominal millimetres, so the default
+    distance shows a whole body in the picture."""
+    from vvipe_core.canonical import NOMINAL_TORSO_MM
+
+    n = len(azimuths)
+    cams = look_at(np.zeros((n, 3)), azimuths, np.full(n, elevation), np.zeros(n),
+                   np.full(n, distance_mm), focal_px, np.asarray(image_size, dtype=np.float64) / 2)
+    return project(np.asarray(poses) * NOMINAL_TORSO_MM, cams)
+
+
 def to_camera(points: np.ndarray, cams: Cameras) -> np.ndarray:
     """(N, J, 3) world points -> (N, J, 3) camera-frame points (mm)."""
     return np.einsum("nij,nkj->nki", cams.rotation, points - cams.position[:, None, :])
