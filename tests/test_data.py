@@ -126,3 +126,13 @@ def test_noise_and_dropout_keep_shape_and_the_torso(small_poses):
     assert 0.5 < missing.mean() < 0.7 and (np.isnan(dropped).any(-1) == missing).all()
     torso = H36M17.indices(["l_shoulder", "r_shoulder", "l_hip", "r_hip"])
     assert ((~missing[:, torso]).sum(1) >= 2).all()
+
+
+def test_poses_of_one_body_share_their_bone_lengths(small_poses):
+    poses = small_poses.poses[:300].astype(np.float64)
+    bodies = small_poses.sequence[:300]
+    ratio = _bone_lengths(augment_bones(poses, 0.15, np.random.default_rng(0), bodies)) / _bone_lengths(poses)
+    for body in np.unique(bodies):
+        same = ratio[bodies == body]
+        np.testing.assert_allclose(same, np.broadcast_to(same[0], same.shape), rtol=1e-6)
+    assert len(np.unique(ratio[:, 0].round(6))) == len(np.unique(bodies))

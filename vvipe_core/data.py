@@ -130,12 +130,18 @@ def rescale_bones(poses: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return out
 
 
-def augment_bones(poses: np.ndarray, spread: float, rng: np.random.Generator) -> np.ndarray:
-    """Random body proportions: each bone type (left and right alike) scaled by U(1±spread)."""
+def augment_bones(
+    poses: np.ndarray, spread: float, rng: np.random.Generator, bodies: np.ndarray | None = None
+) -> np.ndarray:
+    """Random body proportions: each bone type (left and right alike) scaled by U(1±spread).
+
+    With `bodies` (N,) labels (e.g. the take), poses with the same label share one body.
+    """
     if spread <= 0:
         return poses
-    factors = rng.uniform(1 - spread, 1 + spread, size=(len(poses), H36M17.n))
-    return rescale_bones(poses, factors[:, _BONE_TYPE])
+    owner = np.arange(len(poses)) if bodies is None else np.unique(bodies, return_inverse=True)[1]
+    factors = rng.uniform(1 - spread, 1 + spread, size=(owner.max() + 1, H36M17.n))
+    return rescale_bones(poses, factors[owner][:, _BONE_TYPE])
 
 
 def mirror_poses(poses: np.ndarray) -> np.ndarray:

@@ -67,16 +67,16 @@ class EvalOptions:
     views: int = 4
     noise_px: float = 0.0
     drop_joints: int = 0  # keypoints set missing (NaN) per 2D pose, at random
-    bone_scale: float = 0.0  # per-bone length factors U(1 ± bone_scale) on the evaluation poses
+    bone_scale: float = 0.0  # bone length factors U(1 ± bone_scale), one body per take
     max_poses: int | None = None
     seed: int = 0
 
 
-def select_poses(poses: np.ndarray, max_poses: int | None, seed: int) -> np.ndarray:
-    if not max_poses or max_poses >= len(poses):
-        return poses
-    keep = np.sort(np.random.default_rng(seed).choice(len(poses), max_poses, replace=False))
-    return poses[keep]
+def select_poses(n: int, max_poses: int | None, seed: int) -> np.ndarray:
+    """Indices of the evaluated poses: all, or a seeded subset of `max_poses`."""
+    if not max_poses or max_poses >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_poses, replace=False))
 
 
 def _drop(kp: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,18 +138,21 @@ def lifting(lifted: np.ndarray, canonical: np.ndarray, scale_mm: np.ndarray) -> 
 def evaluate(
     poses: np.ndarray, method: Method, opts: EvalOptions, realign: Realign | str = Realign.FULL,
     progress: Callable[[str], None] | None = None,
-    extra_sets: dict[str, CameraRanges] | None = None,
+    extra_sets: dict[str, CameraRanges] | None = None, sequences: np.ndarray | None = None,
 ) -> dict:
     """Run the protocol on world poses (N, 17, 3) mm; returns the JSON-ready result.
 
     `extra_sets` adds named camera ranges beyond the protocol's seen/unseen (e.g. an
-    elevation sweep); they are evaluated after `opts.cameras`.
+    elevation sweep); they are evaluated after `opts.cameras`. `sequences` (N,) gives each
+    take one body when `opts.bone_scale` rescales bones (else every pose gets its own).
     """
-    poses = select_poses(poses, opts.max_poses, opts.seed)
+    keep = select_poses(len(poses), opts.max_poses, opts.seed)
+    poses = poses[keep]
     if len(poses) < max(KS) or opts.views < 2:
         raise ValueError(f"the protocol needs at least {max(KS)} poses and 2 views")
     if opts.bone_scale > 0:
-        poses = augment_bones(poses, opts.bone_scale, np.random.default_rng([opts.seed, 7]))
+        bodies = None if sequences is None else np.asarray(sequences)[keep]
+        poses = augment_bones(poses, opts.bone_scale, np.random.default_rng([opts.seed, 7]), bodies)
     canonical, scale = canonicalize(poses, realign, return_scale=True)
     hit_truth = canonicalize(poses, Realign.NONE)  # hits are judged by NP-MPJPE: any frame works
     result = {"n_poses": len(poses), "seed": opts.seed, "method": method.name,

@@ -20,7 +20,8 @@ def eval_command(
     views: int = typer.Option(4, help="Cameras per pose."),
     noise_px: float = typer.Option(0.0, "--noise-px", help="Gaussian 2D noise (pixels)."),
     drop_joints: int = typer.Option(0, "--drop-joints", help="Random keypoints missing per 2D pose."),
-    bone_scale: float = typer.Option(0.0, "--bone-scale", help="Rescale each bone by U(1±s)."),
+    bone_scale: float = typer.Option(
+        0.0, "--bone-scale", help="Rescale each bone by U(1±s), one body per take."),
     max_poses: int | None = typer.Option(None, "--max-poses", help="Evaluate a seeded subset."),
     seed: int = typer.Option(0),
     method: str = typer.Option(
@@ -42,7 +43,7 @@ def eval_command(
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
     start = time.perf_counter()
     try:
-        poses = load_poses(data).poses
+        pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
             runner, realign, source = ModelMethod(model), model.realign, model.source
@@ -56,8 +57,9 @@ def eval_command(
                 raise ValueError(f"{checkpoint} is a {model.kind} baseline, not {method}")
             runner, realign, source = ModelMethod(model, method), model.realign, model.source
         opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
-        result = evaluate(poses, runner, opts, realign,
-                          progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"))
+        result = evaluate(pose_set.poses, runner, opts, realign,
+                          progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
+                          sequences=pose_set.sequence)
     except (DataFileError, CheckpointError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
