@@ -5,6 +5,7 @@ Widgets call these methods and listen to the state; they never call vvipe_core t
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ class Controller(QObject):
         self._raw_gallery: Gallery | None = None
         self._pending: list[Path] = []  # files opened before the model was ready
         self._goto: Entry | None = None  # a library hit's frame / person, once its file is open
+        self.classifier_path: Path | None = None  # None: the bundled activity classifier
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._search)
         state.modelChanged.connect(self._model_changed)
@@ -48,6 +50,9 @@ class Controller(QObject):
         state.pictureChanged.connect(self._person_changed)
         state.personChanged.connect(self._person_changed)
         state.sequenceChanged.connect(self._frame_changed)
+        state.sequenceChanged.connect(self._refresh_track)
+        state.classifierChanged.connect(self._refresh_activity)
+        state.classifierChanged.connect(self._refresh_track)
         state.anchorChanged.connect(self._anchor_changed)
         state.walkChanged.connect(self._refresh_pose)
         state.poseChanged.connect(self._refresh_virtual)
@@ -118,7 +123,9 @@ class Controller(QObject):
 
     # -- results --------------------------------------------------------------------------
     def _model_loaded(self, model: VVIPE) -> None:
+        self.state.set_classifier(None)  # trained for the previous model
         self.state.set_model(model, *tasks.embed_gallery(self._raw_gallery, model))
+        self._load_classifier()
         self.message(f"model {model.source} (embedding {model.embedding_dim}-D)")
         pending, self._pending = self._pending, []
         for path in pending:
@@ -170,7 +177,7 @@ class Controller(QObject):
         elif self.state.anchor is not None and self.state.anchor.pose is not None:
             anchor = self.state.anchor
             latent = self.state.model.embed_3d(anchor.pose[None])[0]
-            self.state.set_anchor(Anchor(latent, anchor.label, anchor.pose, anchor.keep_hits))
+            self.state.set_anchor(replace(anchor, latent=latent))
         self._refresh_comparisons()
 
     def select_person(self, index: int) -> None:
@@ -181,6 +188,7 @@ class Controller(QObject):
         self.state.set_anchor(None)
         self.state.set_view(None, None)
         self.state.set_hits([], None)
+        self.state.set_activity([])
 
     def _person_changed(self) -> None:
         state = self.state
@@ -197,7 +205,8 @@ class Controller(QObject):
                        "shoulders and hips to be lifted")
             return
         name = state.picture.path.name if state.picture.path else "picture"
-        state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}"))
+        state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}",
+                                keypoints=person.keypoints))
 
     def show_hit(self, hit: Hit) -> None:
         label = f"gallery: {hit.sequence} #{hit.frame} ({hit.activity})"
@@ -219,7 +228,9 @@ class Controller(QObject):
             return
         label = sequence.labels[state.frame] if sequence.labels else f"frame {state.frame}"
         latent = state.model.embed_3d(pose[None])[0]
-        state.set_anchor(Anchor(latent, f"{sequence.path.name}: {label}", pose))
+        keypoints = sequence.keypoints[state.frame] if sequence.keypoints is not None else None
+        state.set_anchor(Anchor(latent, f"{sequence.path.name}: {label}", pose,
+                                keypoints=keypoints))
 
     def _show_video_frame(self) -> None:
         """Read synchronously: one seek and decode is a few milliseconds, and a job per frame
@@ -286,25 +297,67 @@ class Controller(QObject):
     def reset_walk(self) -> None:
         self.state.set_walk(self._anchor_coordinates(), 0.0, self.state.seed)
 
+    def _walks_axes(self) -> bool:
+        axes = self.state.axes
+        return axes is not None and len(self.state.coordinates) == len(axes.scale)
+
+    def _at_anchor(self) -> bool:
+        """The walk has not left its anchor: no axis moved, no variation."""
+        moved = self._walks_axes() and not np.array_equal(self.state.coordinates,
+                                                           self._anchor_coordinates())
+        return not moved and self.state.sigma == 0
+
     def _refresh_pose(self) -> None:
         """Shown pose = decode(anchor moved along the axes, plus variation)."""
-        state, anchor, axes = self.state, self.state.anchor, self.state.axes
+        state, anchor = self.state, self.state.anchor
         # An anchor from the previous model waits for the re-anchoring that follows a swap.
         if state.model is None or anchor is None or len(anchor.latent) != state.model.embedding_dim:
             return
-        latent, at_anchor = anchor.latent, True
-        if axes is not None and len(state.coordinates) == len(axes.scale):
-            at_anchor = np.array_equal(state.coordinates, self._anchor_coordinates())
-            latent = axes.move_to(latent, state.coordinates)
+        latent, at_anchor = anchor.latent, self._at_anchor()
+        if self._walks_axes():
+            latent = state.axes.move_to(latent, state.coordinates)
         if state.sigma > 0:
             latent = state.model.sample(latent, state.sigma, n=1, seed=state.seed)[0]
-        exact = anchor.pose is not None and at_anchor and state.sigma == 0
+        exact = anchor.pose is not None and at_anchor
         pose = anchor.pose if exact else state.model.decode(latent[None])[0]
         state.set_view(latent, pose)
-        moved = not at_anchor or state.sigma > 0
-        self.message(f"{anchor.label}, moved in the embedding" if moved else anchor.label)
+        self._refresh_activity()
+        self.message(anchor.label if at_anchor else f"{anchor.label}, moved in the embedding")
         if not (exact and anchor.keep_hits):
             self._search_timer.start()
+
+    # -- activity recognition --------------------------------------------------------------
+    def open_classifier(self, path: Path | None) -> None:
+        """Use the activity classifier at `path` (None: the bundled one), now and for the
+        models loaded later."""
+        self.classifier_path = path
+        self._load_classifier()
+
+    def _load_classifier(self) -> None:
+        if self.state.model is not None:
+            self.jobs.start("classifier", "loading the activity classifier",
+                            tasks.load_classifier, self.classifier_path, self.state.model,
+                            on_result=lambda loaded: self.state.set_classifier(*loaded))
+
+    def _refresh_activity(self) -> None:
+        """The shown pose's best labels: read from what was seen (a photo's person, a video
+        frame's keypoints) while the walk is at its anchor, else from the shown 3D pose."""
+        state, anchor, classifier = self.state, self.state.anchor, self.state.classifier
+        if classifier is None or anchor is None or state.pose is None:
+            state.set_activity([])
+            return
+        seen = anchor.keypoints is not None and self._at_anchor()
+        state.set_activity(tasks.activities(classifier, anchor.keypoints if seen else state.pose))
+
+    def _refresh_track(self) -> None:
+        """Label the shown sequence's frames, in a job: every frame is embedded and lifted."""
+        state = self.state
+        state.set_activity_track([])
+        if state.sequence is None or state.classifier is None:
+            self.jobs.cancel("activity")
+            return
+        self.jobs.start("activity", "recognising activities", tasks.activity_track,
+                        state.classifier, state.sequence, on_result=state.set_activity_track)
 
     # -- retrieval -------------------------------------------------------------------------
     def set_k(self, k: int) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleSlider
 
+from app.activity_view import ActivityLabels, ActivityTrack
 from app.controller import Controller
 from app.drawing import PictureView, SketchView, sketch_pixmap
 from app.skeleton_view import SkeletonView
@@ -126,9 +127,11 @@ class PosePanel(QWidget):
         tools.addWidget(self.title, 1)
         tools.addWidget(reset)
         tools.addWidget(self.save)
+        self.activity = ActivityLabels(state)
         self.timeline = Timeline(state, controller)
         layout = QVBoxLayout(self)
         layout.addLayout(tools)
+        layout.addWidget(self.activity)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
         state.poseChanged.connect(self._pose_changed)
@@ -145,7 +148,8 @@ class PosePanel(QWidget):
 
 
 class Timeline(QWidget):
-    """Frame slider, play/pause and frame steps for videos and pose files; hidden otherwise."""
+    """Frame slider with the activity label track under it, play/pause and frame steps for
+    videos and pose files; hidden otherwise."""
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
@@ -159,15 +163,20 @@ class Timeline(QWidget):
         self.play.toggled.connect(self._toggle)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(controller.set_frame)
+        self.track = ActivityTrack(state, controller)
         self.label = QLabel()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._step)
+        frames = QVBoxLayout()
+        frames.setSpacing(0)
+        frames.addWidget(self.slider)
+        frames.addWidget(self.track)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.previous)
         layout.addWidget(self.play)
         layout.addWidget(self.next)
-        layout.addWidget(self.slider, 1)
+        layout.addLayout(frames, 1)
         layout.addWidget(self.label)
         state.sequenceChanged.connect(self._sequence_changed)
         state.frameChanged.connect(self._frame_changed)

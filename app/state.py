@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from vvipe_core.api import VVIPE
+from vvipe_core.classify import ActivityClassifier, Segment
 from vvipe_core.detect import Pose2D
 from vvipe_core.gallery import Gallery, Hit, LatentAxes
 from vvipe_core.library import LibraryHit, PoseLibrary
@@ -32,7 +33,8 @@ class Anchor:
     """Where the latent walk starts: a lifted photo, a gallery hit, a frame of a sequence.
 
     `pose` is the exact pose to show while nothing has moved (a gallery pose is real mocap, not
-    its decoding); None means decode(latent). `keep_hits`: showing it does not search the
+    its decoding); None means decode(latent). `keypoints`: the 2D evidence, which the activity
+    labels read while nothing has moved. `keep_hits`: showing it does not search the
     gallery again (a clicked hit would otherwise reorder the list under the cursor).
     """
 
@@ -40,6 +42,7 @@ class Anchor:
     label: str
     pose: np.ndarray | None = None
     keep_hits: bool = False
+    keypoints: np.ndarray | None = None  # (17, 2) what was seen (a photo's person, a frame)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ class AppState(QObject):
     libraryChanged = Signal()
     libraryHitsChanged = Signal()
     messageChanged = Signal()
+    classifierChanged = Signal()  # the activity classifier, or why there is none
+    activityChanged = Signal()  # the shown pose's top labels
+    activityTrackChanged = Signal()  # the sequence's label track
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -129,6 +135,10 @@ class AppState(QObject):
         self.library_hits: list[tuple[LibraryHit, np.ndarray]] = []  # with source thumbnails
         self.message = ""
         self.message_is_error = False
+        self.classifier: ActivityClassifier | None = None  # for the current model
+        self.classifier_note = ""  # why there is no classifier
+        self.activity: list[tuple[str, float]] = []  # (label, score), best first
+        self.activity_track: list[Segment] = []  # in the sequence's frames
 
     def _update(self, signal: Signal, **values: Any) -> bool:
         if all(_same(getattr(self, k), v) for k, v in values.items()):
@@ -194,6 +204,15 @@ class AppState(QObject):
 
     def set_library_hits(self, hits: list[tuple[LibraryHit, np.ndarray]]) -> None:
         self._update(self.libraryHitsChanged, library_hits=hits)
+
+    def set_classifier(self, classifier: ActivityClassifier | None, note: str = "") -> None:
+        self._update(self.classifierChanged, classifier=classifier, classifier_note=note)
+
+    def set_activity(self, activity: list[tuple[str, float]]) -> None:
+        self._update(self.activityChanged, activity=activity)
+
+    def set_activity_track(self, track: list[Segment]) -> None:
+        self._update(self.activityTrackChanged, activity_track=track)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self._update(self.messageChanged, message=text, message_is_error=error)

@@ -12,6 +12,7 @@ import torch
 from app.state import Picture, Sequence, VirtualViews
 from vvipe_core.api import VVIPE
 from vvipe_core.cameras import FRONT_AZIMUTH, view_canonical
+from vvipe_core.classify import ActivityClassifier, ClassifierFileError, Segment
 from vvipe_core.data import load_poses
 from vvipe_core.detect import Pose2D, PoseDetector
 from vvipe_core.errors import VideoReadError
@@ -23,6 +24,7 @@ from vvipe_core.lifting import lift_track, liftable
 from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame, track_main_person
 
 LATENT_AXES = 6
+TOP_ACTIVITIES = 3
 LIBRARY_THUMBNAIL_SIDE = 160
 POSE_FILE_FPS = 30.0  # pose files do not say; 30 is a common capture rate
 VIRTUAL_IMAGE = (1000, 1000)  # view_canonical's default picture
@@ -160,6 +162,29 @@ def embed_person(model: VVIPE, person: Pose2D) -> np.ndarray | None:
     if not liftable(person.keypoints[None])[0]:
         return None
     return model.embed_2d(person.keypoints[None])[0]
+
+
+def load_classifier(path: Path | None, model: VVIPE) -> tuple[ActivityClassifier | None, str]:
+    """The activity classifier at `path` (None: the bundled one) for `model`, or None and why:
+    a classifier is trained for one checkpoint, so most models have none (not an error)."""
+    try:
+        return ActivityClassifier.load(path, model), ""
+    except ClassifierFileError as error:
+        return None, str(error)
+
+
+def activities(classifier: ActivityClassifier, pose: np.ndarray) -> list[tuple[str, float]]:
+    """The best labels of one 3D pose (17, 3) or one person's 2D keypoints (17, 2)."""
+    x = pose[None]
+    prediction = classifier.predict_3d(x) if x.shape[-1] == 3 else classifier.predict_2d(x)
+    return prediction.top(TOP_ACTIVITIES)[0]
+
+
+def activity_track(classifier: ActivityClassifier, sequence: Sequence) -> list[Segment]:
+    """Labels over a sequence's frames, from windows of its video keypoints or its poses
+    (dense frames thinned as the training data was; thinning already thin data keeps it)."""
+    frames = sequence.keypoints if sequence.keypoints is not None else sequence.poses
+    return classifier.predict_windows(frames, thin_frames=True).segments()
 
 
 def virtual_views(model: VVIPE, pose: np.ndarray, n: int, elevation: float) -> VirtualViews:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.main_window import SAMPLE_PHOTO, MainWindow
 from tests.helpers import tiny_config
-from tests.media import STANDING, write_video
+from tests.media import PHOTOS, STANDING, write_video
 
 COMPARED = [ROOT / "tests" / "data" / name for name in (
     "yogait_t_pose_t6.jpg", "yogait_letter_y.jpg", "yogait_side_lunge_left.jpg")]
@@ -88,6 +88,14 @@ def main() -> None:
     window.library_panel.directory.setText(str(work / "library"))
     window.controller.build_library(work / "library", [media])
     shoot(app, window, args.out / "screenshot_library.png")
+
+    # A video of the test photos in turn: the activity label track under the timeline.
+    window.tabs.setCurrentWidget(window.pose_panel.parentWidget())
+    clip = [*PHOTOS[:2] * 12, *PHOTOS[2:] * 10]  # arms out and up, then lunges and standing
+    window.controller.open_path(write_video(work / "poses.avi", clip, size=(320, 240), fps=4))
+    settle(app, window)
+    window.controller.set_frame(len(window.state.sequence.poses) // 2)
+    shoot(app, window, args.out / "screenshot_activity.png")
 
     # A small training run on the test poses, to show the curves.
     panel = window.train_panel

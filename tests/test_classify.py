@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from vvipe_core.api import VVIPE
 from vvipe_core.cameras import SEEN, UNSEEN, project, sample_cameras
-from vvipe_core.classify import ActivityClassifier, ClassifierFileError, Predictions
+from vvipe_core.classify import (
+    ActivityClassifier,
+    ClassifierFileError,
+    Predictions,
+    Segment,
+    segment_at,
+)
 from vvipe_core.cli import app
 from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.pose_windows import frames_of_windows, sequence_windows, thin, window_starts
@@ -158,6 +164,13 @@ def test_bad_files_raise_typed_errors(fitted, tiny, tiny_checkpoint, tmp_path) -
             weight.add_(0.1)
     with pytest.raises(ClassifierFileError, match="another V-VIPE checkpoint"):
         ActivityClassifier.load(path, other)
+
+
+def test_segment_at_finds_the_segment_holding_a_frame() -> None:
+    track = [Segment(2, 5, "walk", 0.6), Segment(5, 9, "run", 0.7)]
+    assert [segment_at(track, f) for f in (1, 2, 4, 5, 8, 9)] == [None, *track[:1] * 2,
+                                                                 *track[1:] * 2, None]
+    assert segment_at([], 0) is None
 
 
 def test_segments_need_windows() -> None:

@@ -19,6 +19,7 @@ trained with: loading with another checkpoint, whose embeddings mean something e
 """
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,13 @@ class Predictions:
             out.append(Segment(int(self.start[run[0]]), int(stop), str(labels[run[0]]),
                                float(self.scores[run, c].mean())))
         return out
+
+
+def segment_at(segments: list[Segment], frame: int) -> Segment | None:
+    """The segment of a label track (segments in order, as `Predictions.segments` gives them)
+    that holds `frame`; None outside them."""
+    i = bisect.bisect_right([s.start for s in segments], frame) - 1
+    return segments[i] if i >= 0 and frame < segments[i].stop else None
 
 
 class _Head:
