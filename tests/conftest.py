@@ -16,6 +16,14 @@ def small_poses():
 
 
 @pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoint: Path):
+    """The tiny trained model, shared: tests must not move it to another device."""
+    from vvipe_core import VVIPE
+
+    return VVIPE.load(tiny_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     from vvipe_core.train import Trainer
 

@@ -10,11 +10,6 @@ from vvipe_core.skeleton import H36M17, KP13, convert
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_checkpoint):
-    return VVIPE.load(tiny_checkpoint, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def bundled():
     return VVIPE.load(device="cpu")
 
@@ -23,63 +18,63 @@ def _views(poses, n_views, ranges=SEEN, seed=0):
     return [project(poses, sample_cameras(poses[:, 0], ranges, [seed, v])) for v in range(n_views)]
 
 
-def test_shapes_and_dtypes(tiny, small_poses):
+def test_shapes_and_dtypes(tiny_model, small_poses):
     p = small_poses.poses[:5]
     kp = _views(p, 1)[0]
-    assert tiny.embed_3d(p).shape == (5, 8) and tiny.embed_3d(p).dtype == np.float32
-    assert tiny.canonicalize(p).shape == (5, 17, 3)
-    assert tiny.decode(tiny.embed_3d(p)).shape == (5, 17, 3)
-    assert tiny.embed_2d(kp).shape == (5, 8)
-    assert tiny.lift(kp).shape == (5, 17, 3)
-    assert tiny.embed_3d(p[:0]).shape == (0, 8)
-    assert tiny.sample(tiny.embed_3d(p)[0], n=3).shape == (3, 8)
-    assert tiny.sample(tiny.embed_3d(p), n=3).shape == (5, 3, 8)
+    assert tiny_model.embed_3d(p).shape == (5, 8) and tiny_model.embed_3d(p).dtype == np.float32
+    assert tiny_model.canonicalize(p).shape == (5, 17, 3)
+    assert tiny_model.decode(tiny_model.embed_3d(p)).shape == (5, 17, 3)
+    assert tiny_model.embed_2d(kp).shape == (5, 8)
+    assert tiny_model.lift(kp).shape == (5, 17, 3)
+    assert tiny_model.embed_3d(p[:0]).shape == (0, 8)
+    assert tiny_model.sample(tiny_model.embed_3d(p)[0], n=3).shape == (3, 8)
+    assert tiny_model.sample(tiny_model.embed_3d(p), n=3).shape == (5, 3, 8)
 
 
-def test_bad_shapes_are_refused(tiny):
+def test_bad_shapes_are_refused(tiny_model):
     with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
-        tiny.embed_3d(np.zeros((4, 16, 3)))
+        tiny_model.embed_3d(np.zeros((4, 16, 3)))
     with pytest.raises(ValueError, match=r"\(N, 17, 2\)"):
-        tiny.lift(np.zeros((4, 17, 3)))
+        tiny_model.lift(np.zeros((4, 17, 3)))
     with pytest.raises(ValueError, match=r"\(N, 8\)"):
-        tiny.decode(np.zeros((4, 7)))
+        tiny_model.decode(np.zeros((4, 7)))
 
 
-def test_13_keypoints_give_the_same_result_as_17(tiny, small_poses):
+def test_13_keypoints_give_the_same_result_as_17(tiny_model, small_poses):
     kp = _views(small_poses.poses[:20], 1)[0]
-    np.testing.assert_array_equal(tiny.embed_2d(kp), tiny.embed_2d(convert(kp, H36M17, KP13)))
+    np.testing.assert_array_equal(tiny_model.embed_2d(kp), tiny_model.embed_2d(convert(kp, H36M17, KP13)))
 
 
-def test_embed_3d_is_invariant_to_100_random_rotations(tiny, small_poses):
+def test_embed_3d_is_invariant_to_100_random_rotations(tiny_model, small_poses):
     pose = small_poses.poses[7].astype(np.float64)
     rotated = np.einsum("nij,kj->nki", random_rotations(100, seed=3), pose) + [1000.0, -300.0, 50.0]
-    z = tiny.embed_3d(rotated)
-    np.testing.assert_allclose(z, np.broadcast_to(tiny.embed_3d(pose[None])[0], z.shape), atol=1e-4)
+    z = tiny_model.embed_3d(rotated)
+    np.testing.assert_allclose(z, np.broadcast_to(tiny_model.embed_3d(pose[None])[0], z.shape), atol=1e-4)
 
 
-def test_embed_2d_ignores_image_position_and_scale(tiny, small_poses):
+def test_embed_2d_ignores_image_position_and_scale(tiny_model, small_poses):
     kp = _views(small_poses.poses[:10], 1)[0]
-    np.testing.assert_allclose(tiny.embed_2d(kp), tiny.embed_2d(kp * 0.3 + [40, 900]), atol=1e-4)
+    np.testing.assert_allclose(tiny_model.embed_2d(kp), tiny_model.embed_2d(kp * 0.3 + [40, 900]), atol=1e-4)
 
 
-def test_missing_keypoints_give_finite_outputs_and_are_flagged(tiny, small_poses):
+def test_missing_keypoints_give_finite_outputs_and_are_flagged(tiny_model, small_poses):
     kp = _views(small_poses.poses[:6], 1)[0]
     kp[1, H36M17.index("l_wrist")] = np.nan
     kp[2, H36M17.indices(["r_knee", "r_ankle"])] = np.nan
     kp[3, H36M17.index("pelvis")] = np.nan  # not a mapper input: does not matter
-    assert np.isfinite(tiny.lift(kp)).all()
-    assert tiny.missing_mask(kp).tolist() == [False, True, True, False, False, False]
+    assert np.isfinite(tiny_model.lift(kp)).all()
+    assert tiny_model.missing_mask(kp).tolist() == [False, True, True, False, False, False]
     kp[4, H36M17.indices(["l_hip", "r_hip", "l_shoulder"])] = np.nan
     with pytest.raises(ValueError, match="shoulders and hips"):
-        tiny.lift(kp)
+        tiny_model.lift(kp)
 
 
-def test_sample_is_seeded_and_centred(tiny):
+def test_sample_is_seeded_and_centred(tiny_model):
     z = np.zeros(8, np.float32)
-    a, b = tiny.sample(z, sigma=0.5, n=2000, seed=1), tiny.sample(z, sigma=0.5, n=2000, seed=1)
+    a, b = tiny_model.sample(z, sigma=0.5, n=2000, seed=1), tiny_model.sample(z, sigma=0.5, n=2000, seed=1)
     np.testing.assert_array_equal(a, b)
     assert abs(a.std() - 0.5) < 0.02 and np.abs(a.mean(0)).max() < 0.05
-    assert not np.array_equal(a, tiny.sample(z, sigma=0.5, n=2000, seed=2))
+    assert not np.array_equal(a, tiny_model.sample(z, sigma=0.5, n=2000, seed=2))
 
 
 # -- the bundled, trained model ----------------------------------------------------------------

@@ -40,10 +40,6 @@ def arms(poses: np.ndarray, up: bool) -> np.ndarray:
     return out
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_checkpoint: Path) -> VVIPE:
-    return VVIPE.load(tiny_checkpoint, device="cpu")
-
 
 @pytest.fixture(scope="module")
 def families(small_poses) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +49,9 @@ def families(small_poses) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny, small_poses) -> ActivityClassifier:
+def fitted(tiny_model, small_poses) -> ActivityClassifier:
     p = small_poses
-    return ActivityClassifier.fit(tiny, p.poses, p.extra["activity"], sequence=p.sequence,
+    return ActivityClassifier.fit(tiny_model, p.poses, p.extra["activity"], sequence=p.sequence,
                                   frame=p.extra["frame"], window=4, epochs=2, hidden=16)
 
 
@@ -87,12 +83,12 @@ def test_top_k_scores_and_missing_poses(fitted, small_poses) -> None:
 
 
 @pytest.mark.parametrize("method", ["knn", "probe"])
-def test_save_load_round_trip(tiny, small_poses, tmp_path, method) -> None:
+def test_save_load_round_trip(tiny_model, small_poses, tmp_path, method) -> None:
     p = small_poses
-    clf = ActivityClassifier.fit(tiny, p.poses, p.extra["activity"], sequence=p.sequence,
+    clf = ActivityClassifier.fit(tiny_model, p.poses, p.extra["activity"], sequence=p.sequence,
                                  frame=p.extra["frame"], method=method, window=4, epochs=2,
                                  hidden=16, meta={"data": "small"})
-    loaded = ActivityClassifier.load(clf.save(tmp_path / "clf.npz"), tiny)
+    loaded = ActivityClassifier.load(clf.save(tmp_path / "clf.npz"), tiny_model)
     assert (loaded.classes, loaded.method, loaded.window) == (clf.classes, method, 4)
     assert loaded.meta["data"] == "small"
     assert (loaded.predict_3d(p.poses).labels == clf.predict_3d(p.poses).labels).all()
@@ -103,7 +99,7 @@ def test_save_load_round_trip(tiny, small_poses, tmp_path, method) -> None:
         assert all(d[k].dtype != object for k in d.files)
 
 
-def test_one_label_per_window_along_a_sequence(fitted, tiny, small_poses) -> None:
+def test_one_label_per_window_along_a_sequence(fitted, tiny_model, small_poses) -> None:
     frames = small_poses.poses[:30].copy()
     frames[[3, 4]] = np.nan  # frames without a person are skipped
     prediction = fitted.predict_windows(frames, window=4, stride=2)
@@ -119,9 +115,9 @@ def test_one_label_per_window_along_a_sequence(fitted, tiny, small_poses) -> Non
     target = np.repeat(np.nanmean(frames[:, 0], axis=0)[None], 30, axis=0)
     kp = project(frames, sample_cameras(target, UNSEEN, 0))
     assert len(fitted.predict_windows(kp, window=4, stride=2)) == len(prediction)
-    z = np.full((30, tiny.embedding_dim), np.nan, dtype=np.float32)
+    z = np.full((30, tiny_model.embedding_dim), np.nan, dtype=np.float32)
     seen = ~np.isnan(frames).any(axis=(1, 2))
-    z[seen] = tiny.embed_3d(frames[seen])
+    z[seen] = tiny_model.embed_3d(frames[seen])
     np.testing.assert_allclose(fitted.predict_windows(z, window=4, stride=2).scores,
                                prediction.scores, rtol=1e-4, atol=1e-5)
 
@@ -143,21 +139,21 @@ def test_thinning_drops_frames_that_barely_move() -> None:
     assert thin(still, min_move=0.1).tolist() == [0, 5]
 
 
-def test_bad_files_raise_typed_errors(fitted, tiny, tiny_checkpoint, tmp_path) -> None:
+def test_bad_files_raise_typed_errors(fitted, tiny_model, tiny_checkpoint, tmp_path) -> None:
     with pytest.raises(ClassifierFileError, match="no such file"):
-        ActivityClassifier.load(tmp_path / "missing.npz", tiny)
+        ActivityClassifier.load(tmp_path / "missing.npz", tiny_model)
     (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
     with pytest.raises(ClassifierFileError, match="not a readable"):
-        ActivityClassifier.load(tmp_path / "junk.npz", tiny)
+        ActivityClassifier.load(tmp_path / "junk.npz", tiny_model)
     np.savez(tmp_path / "other.npz", poses=np.zeros((2, 17, 3)))
     with pytest.raises(ClassifierFileError, match="not an activity classifier"):
-        ActivityClassifier.load(tmp_path / "other.npz", tiny)
+        ActivityClassifier.load(tmp_path / "other.npz", tiny_model)
     path = fitted.save(tmp_path / "clf.npz")
     with np.load(path) as d:
         arrays = {k: d[k] for k in d.files if k != "windowed.std"}
     np.savez(tmp_path / "cut.npz", **arrays)
     with pytest.raises(ClassifierFileError, match="inconsistent"):
-        ActivityClassifier.load(tmp_path / "cut.npz", tiny)
+        ActivityClassifier.load(tmp_path / "cut.npz", tiny_model)
     other = VVIPE.load(tiny_checkpoint, device="cpu")
     with torch.no_grad():
         for weight in other.vae.parameters():
@@ -191,13 +187,13 @@ def cli(tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_cli_trains_and_classifies_a_pose_file(cli, small_poses, tmp_path) -> None:
     keep = np.isin(small_poses.sequence, np.unique(small_poses.sequence)[:12])
     p = small_poses.subset(keep)
-    np.savez(tmp_path / "tiny.npz", poses=p.poses, subject=np.zeros(len(p), np.int16),
+    np.savez(tmp_path / "tiny_model.npz", poses=p.poses, subject=np.zeros(len(p), np.int16),
              sequence=p.sequence, frame=p.extra["frame"], activity=p.extra["activity"])
-    result = cli("classify-train", "--data", "tiny.npz", "--out", "clf.npz", "--window", "4",
+    result = cli("classify-train", "--data", "tiny_model.npz", "--out", "clf.npz", "--window", "4",
                  "--max-samples", "100")
     assert result.exit_code == 0, result.output
     assert "-> clf.npz" in result.stdout
-    result = cli("classify", "tiny.npz", "--classifier", "clf.npz", "--top", "2")
+    result = cli("classify", "tiny_model.npz", "--classifier", "clf.npz", "--top", "2")
     assert result.exit_code == 0, result.output
     assert "whole sequences" in result.stdout and "label in file" in result.stdout
     assert f"of {len(np.unique(p.sequence))} sequences" in result.stdout
@@ -211,5 +207,5 @@ def test_cli_trains_and_classifies_a_pose_file(cli, small_poses, tmp_path) -> No
     assert "labels over time" in result.stdout and "from (s)" in result.stdout
 
     (tmp_path / "bad.npz").write_bytes(b"junk")
-    result = cli("classify", "tiny.npz", "--classifier", "bad.npz")
+    result = cli("classify", "tiny_model.npz", "--classifier", "bad.npz")
     assert result.exit_code == 2 and "bad.npz" in result.stderr

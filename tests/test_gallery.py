@@ -4,7 +4,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import SMALL_POSES
-from vvipe_core.api import VVIPE
 from vvipe_core.cli import app
 from vvipe_core.gallery import (
     Gallery,
@@ -18,29 +17,24 @@ from vvipe_core.gallery import (
 
 
 @pytest.fixture(scope="module")
-def model(tiny_checkpoint) -> VVIPE:
-    return VVIPE.load(tiny_checkpoint, device="cpu")
+def gallery(tiny_model, small_poses) -> Gallery:
+    return build_gallery(tiny_model, small_poses, size=80, seed=0, source="small")
 
 
-@pytest.fixture(scope="module")
-def gallery(model, small_poses) -> Gallery:
-    return build_gallery(model, small_poses, size=80, seed=0, source="small")
-
-
-def test_build_keeps_sources_and_canonical_poses(gallery, model, small_poses):
-    assert len(gallery) == 80 and gallery.dim == model.embedding_dim
+def test_build_keeps_sources_and_canonical_poses(gallery, tiny_model, small_poses):
+    assert len(gallery) == 80 and gallery.dim == tiny_model.embedding_dim
     # Every gallery pose is one of the data's poses, with its sequence, frame and activity.
-    canonical = model.canonicalize(small_poses.poses)
+    canonical = tiny_model.canonicalize(small_poses.poses)
     for i in (0, 41, 79):
         row = np.flatnonzero(np.all(np.isclose(canonical, gallery.poses[i]), axis=(1, 2)))[0]
         assert gallery.sequence[i] == small_poses.sequence[row]
         assert gallery.frame[i] == small_poses.extra["frame"][row]
         assert gallery.activity[i] == small_poses.extra["activity"][row]
-    np.testing.assert_allclose(gallery.embeddings, model.embed_3d(gallery.poses), atol=1e-5)
+    np.testing.assert_allclose(gallery.embeddings, tiny_model.embed_3d(gallery.poses), atol=1e-5)
 
 
-def test_selection_is_seeded_and_spreads_over_sequences(small_poses, model):
-    canonical = model.canonicalize(small_poses.poses)
+def test_selection_is_seeded_and_spreads_over_sequences(small_poses, tiny_model):
+    canonical = tiny_model.canonicalize(small_poses.poses)
     a = select_diverse(canonical, small_poses.sequence, 50, seed=1)
     assert np.array_equal(a, select_diverse(canonical, small_poses.sequence, 50, seed=1))
     assert len(np.unique(a)) == 50
@@ -50,8 +44,8 @@ def test_selection_is_seeded_and_spreads_over_sequences(small_poses, model):
     assert per_sequence.max() <= 2 * np.median(per_sequence) + 1
 
 
-def test_farthest_points_cover_better_than_random(small_poses, model):
-    canonical = model.canonicalize(small_poses.poses)
+def test_farthest_points_cover_better_than_random(small_poses, tiny_model):
+    canonical = tiny_model.canonicalize(small_poses.poses)
     rng = np.random.default_rng(0)
 
     def cover_radius(idx):
@@ -110,10 +104,10 @@ def test_latent_axes_are_orthonormal_and_move_along_them(gallery):
     np.testing.assert_allclose(moved - base, 2 * axes.scale[0] * axes.directions[0], atol=1e-4)
 
 
-def test_with_model_reembeds(gallery, model):
+def test_with_model_reembeds(gallery, tiny_model):
     zeroed = Gallery(gallery.poses, np.zeros_like(gallery.embeddings), gallery.sequence,
                      gallery.frame, gallery.activity)
-    np.testing.assert_allclose(zeroed.with_model(model).embeddings, gallery.embeddings, atol=1e-5)
+    np.testing.assert_allclose(zeroed.with_model(tiny_model).embeddings, gallery.embeddings, atol=1e-5)
 
 
 def test_embedding_distances():
@@ -136,8 +130,8 @@ def test_cli_reports_a_missing_data_file(tmp_path, tiny_checkpoint):
     assert result.exit_code == 2 and "none.npz: no such file" in result.output
 
 
-def test_farthest_points_continue_from_a_given_start(small_poses, model):
-    canonical = model.canonicalize(small_poses.poses)
+def test_farthest_points_continue_from_a_given_start(small_poses, tiny_model):
+    canonical = tiny_model.canonicalize(small_poses.poses)
     start = np.array([5, 17, 3])
     picked = farthest_points(canonical, 10, np.random.default_rng(0), start=start)
     assert list(picked[:3]) == [5, 17, 3] and len(set(picked)) == 10

@@ -1,7 +1,5 @@
-"""Lifting keypoint sets and followed people with a tiny trained model: NaN handling, smoothing."""
+"""Lifting keypoint sets and followed people with a tiny trained tiny_model: NaN handling, smoothing."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +18,6 @@ STANDING_2D = np.array([
 ], dtype=np.float32)
 
 
-@pytest.fixture(scope="module")
-def model(tiny_checkpoint: Path) -> VVIPE:
-    return VVIPE.load(tiny_checkpoint, device="cpu")
-
 
 def test_liftable_needs_two_of_the_shoulders_and_hips() -> None:
     keypoints = np.repeat(STANDING_2D[None], 3, axis=0)
@@ -32,16 +26,16 @@ def test_liftable_needs_two_of_the_shoulders_and_hips() -> None:
     assert liftable(keypoints).tolist() == [True, False, True]
 
 
-def test_unliftable_rows_become_nan_without_failing_the_batch(model: VVIPE) -> None:
+def test_unliftable_rows_become_nan_without_failing_the_batch(tiny_model: VVIPE) -> None:
     keypoints = np.repeat(STANDING_2D[None], 3, axis=0)
     keypoints[1] = np.nan  # nobody in this frame
-    poses = lift_keypoints(model, keypoints)
+    poses = lift_keypoints(tiny_model, keypoints)
     assert poses.shape == (3, 17, 3)
     assert np.isnan(poses[1]).all() and np.isfinite(poses[[0, 2]]).all()
-    np.testing.assert_allclose(poses[0], model.lift(STANDING_2D[None])[0], atol=1e-5)
+    np.testing.assert_allclose(poses[0], tiny_model.lift(STANDING_2D[None])[0], atol=1e-5)
 
 
-def test_lift_track_smooths_2d_and_3d(model: VVIPE) -> None:
+def test_lift_track_smooths_2d_and_3d(tiny_model: VVIPE) -> None:
     frames = 30
     noise = np.random.default_rng(0).normal(0, 4, (frames, 17, 2))
     keypoints = (STANDING_2D + noise).astype(np.float32)
@@ -51,8 +45,8 @@ def test_lift_track_smooths_2d_and_3d(model: VVIPE) -> None:
         confidence=np.ones((frames, 17), np.float32), image_size=(640, 480),
         frames_without_person=[10],
     )
-    smooth = lift_track(model, track)
-    raw = lift_track(model, track, smoothing=None)
+    smooth = lift_track(tiny_model, track)
+    raw = lift_track(tiny_model, track, smoothing=None)
     assert smooth.lifted.tolist() == [i != 10 for i in range(frames)]
     assert smooth.jitter < smooth.jitter_raw == pytest.approx(raw.jitter)
     np.testing.assert_array_equal(raw.keypoints, keypoints)

@@ -11,7 +11,6 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.media import T_POSE
-from vvipe_core.api import VVIPE
 from vvipe_core.gallery import build_gallery
 
 STARTUP_TIMEOUT_MS = 60_000
@@ -22,11 +21,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.gui)
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tiny_checkpoint) -> VVIPE:
-    return VVIPE.load(tiny_checkpoint, device="cpu")
 
 
 @pytest.fixture(scope="session")
