@@ -91,6 +91,11 @@ def _prvipe_loss(net: ProbabilisticEmbedder, fa, fb, target, cfg) -> tuple[torch
 
 def train_baseline(kind: str, cfg: TrainConfig, out: str | Path, callback=None) -> Path:
     """Train a baseline on the config's train split and cameras; writes one checkpoint file."""
+    with torch.random.fork_rng(devices=[]):  # seeded, the caller's RNG untouched
+        return _train_baseline(kind, cfg, out, callback)
+
+
+def _train_baseline(kind: str, cfg: TrainConfig, out: str | Path, callback) -> Path:
     device = select_device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = _network(kind, cfg).to(device)

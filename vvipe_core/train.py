@@ -98,9 +98,10 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(out)
         self.device = select_device(cfg.device)
-        torch.manual_seed(cfg.seed)
-        self.vae = PoseVAE(cfg.model).to(self.device)
-        self.mapper = Mapper(cfg.model).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+            torch.manual_seed(cfg.seed)
+            self.vae = PoseVAE(cfg.model).to(self.device)
+            self.mapper = Mapper(cfg.model).to(self.device)
         self.history: list[dict] = []
         self.position = {"stage": STAGES[0], "epoch": 0, "step": 0}
         self.metrics: dict = {}
