@@ -18,7 +18,7 @@ from vvipe_core.cameras import CAMERA_SETS, CameraRanges, keypoint_features, pro
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.data import augment_bones
 from vvipe_core.index import PoseIndex
-from vvipe_core.metrics import hits_at_k, np_mpjpe, pa_mpjpe
+from vvipe_core.metrics import errors_mm, hits_at_k, np_mpjpe
 from vvipe_core.skeleton import H36M17
 
 KS = (1, 10, 20)
@@ -125,13 +125,9 @@ def retrieval(embeddings: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def lifting(lifted: np.ndarray, canonical: np.ndarray, scale_mm: np.ndarray) -> dict[str, float]:
     """lifted (views, N, 17, 3) canonical predictions vs the canonical truth (N, 17, 3)."""
-    mm = scale_mm[None, :, None, None]
-    truth = np.broadcast_to(canonical, lifted.shape)
-    pred_mm, truth_mm = (lifted * mm).reshape(-1, 17, 3), (truth * mm).reshape(-1, 17, 3)
-    return {
-        "mpjpe_mm": float(np.linalg.norm(pred_mm - truth_mm, axis=-1).mean()),
-        "pa_mpjpe_mm": float(pa_mpjpe(pred_mm, truth_mm).mean()),
-        "np_mpjpe": float(np_mpjpe(lifted.reshape(-1, 17, 3), truth.reshape(-1, 17, 3)).mean()),
+    truth = np.broadcast_to(canonical, lifted.shape).reshape(-1, 17, 3)
+    return errors_mm(lifted, canonical, scale_mm) | {
+        "np_mpjpe": float(np_mpjpe(lifted.reshape(-1, 17, 3), truth).mean()),
     }
 
 

@@ -57,6 +57,19 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return _joint_error(procrustes_align(p, g), g).numpy()
 
 
+def errors_mm(pred: np.ndarray, truth: np.ndarray, scale_mm: np.ndarray) -> dict[str, float]:
+    """Mean MPJPE and PA-MPJPE in mm of canonical predictions (..., N, J, 3) against canonical
+    truth (N, J, 3), both brought to each true pose's size by `scale_mm` (N,)."""
+    pred = np.asarray(pred, dtype=np.float64)
+    mm = np.asarray(scale_mm, dtype=np.float64)[:, None, None]
+    pred_mm = (pred * mm).reshape(-1, *pred.shape[-2:])
+    truth_mm = np.array(np.broadcast_to(truth * mm, pred.shape)).reshape(pred_mm.shape)  # writable
+    return {
+        "mpjpe_mm": float(np.linalg.norm(pred_mm - truth_mm, axis=-1).mean()),
+        "pa_mpjpe_mm": float(pa_mpjpe(pred_mm, truth_mm).mean()),
+    }
+
+
 def np_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """(N, J, 3) -> (N,) PA-MPJPE between scale-normalised poses (torso length 1; unitless)."""
     p = canonicalize(pred, Realign.NONE)

@@ -27,7 +27,7 @@ from vvipe_core.data import (
     load_poses,
 )
 from vvipe_core.losses import kl_to_standard_normal, kl_weight, reconstruction, triplet_loss
-from vvipe_core.metrics import HIT_THRESHOLD, normalised_pose_error, pa_mpjpe
+from vvipe_core.metrics import HIT_THRESHOLD, errors_mm, normalised_pose_error
 from vvipe_core.models import Mapper, PoseVAE
 from vvipe_core.skeleton import H36M17
 
@@ -230,11 +230,11 @@ class Trainer:
         target = self._tensor(canonical)
         if stage == "vae":
             pred = self.vae.decode(self.vae.encode(target).loc)
-            metrics = _lift_errors(pred.cpu().numpy(), canonical, scale)
+            metrics = errors_mm(pred.cpu().numpy(), canonical, scale)
             return {f"recon_{k}": v for k, v in metrics.items()}
         views = [camera_keypoints(self.val, self.cfg.cameras, [self.cfg.seed, 99, v]) for v in range(2)]
         z = [self.mapper(self._tensor(keypoint_features(p, H36M17)[0])) for p in views]
-        metrics = _lift_errors(self.vae.decode(z[0]).cpu().numpy(), canonical, scale)
+        metrics = errors_mm(self.vae.decode(z[0]).cpu().numpy(), canonical, scale)
         nearest = torch.cdist(z[0], z[1]).argmin(1).cpu()
         c = torch.as_tensor(canonical)
         hit = normalised_pose_error(c, c[nearest]) <= HIT_THRESHOLD
@@ -319,9 +319,3 @@ class Trainer:
 def _cpu(state: dict) -> dict:
     return {k: v.detach().cpu() for k, v in state.items()}
 
-
-def _lift_errors(pred: np.ndarray, canonical: np.ndarray, scale: np.ndarray) -> dict[str, float]:
-    """Errors in mm of canonical predictions against canonical targets at the target's size."""
-    mm = scale[:, None, None]
-    err = np.linalg.norm((pred - canonical) * mm, axis=-1).mean(-1)
-    return {"mpjpe_mm": float(err.mean()), "pa_mpjpe_mm": float(pa_mpjpe(pred * mm, canonical * mm).mean())}
