@@ -30,3 +30,16 @@ def test_stage_option_is_checked(tmp_path):
     cfg.write_text(tiny_config().to_toml())
     result = runner.invoke(app, ["train", "--config", str(cfg), "--stage", "decoder"])
     assert result.exit_code != 0 and "stage" in result.output
+
+
+def test_train_baseline_command_writes_a_baseline(tmp_path):
+    from vvipe_core.baselines import BaselineModel
+
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(tiny_config(mapper_epochs=2, steps_per_epoch=3).to_toml())
+    out = tmp_path / "lifter.pt"
+    result = runner.invoke(app, ["train-baseline", "lifter", "--config", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert BaselineModel(out).kind == "lifter" and "saved" in result.output
+    bad = runner.invoke(app, ["train-baseline", "regressor", "--out", str(out)])
+    assert bad.exit_code != 0 and "lifter" in bad.output

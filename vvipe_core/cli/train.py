@@ -14,6 +14,25 @@ from vvipe_core.data import DataFileError
 console = Console(soft_wrap=True)
 
 
+def _progress_bars():
+    """A training callback drawing one progress bar per stage and epoch."""
+    bars: dict[tuple[str, int], tqdm] = {}
+
+    def report(event) -> None:
+        key = (event.stage, event.epoch)
+        if key not in bars:
+            bars[key] = tqdm(total=event.steps_per_epoch, initial=event.step,
+                             desc=f"{event.stage} {event.epoch + 1}/{event.epochs}")
+        bar = bars[key]
+        bar.update(event.step - bar.n)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if not k.startswith("val")})
+        if event.val is not None:
+            bar.close()
+            console.print("  val: " + ", ".join(f"{k} {v:.4g}" for k, v in event.val.items()))
+
+    return report
+
+
 def train(
     out: Path = typer.Option(Path("runs/vvipe.pt"), "--out", "-o", help="Checkpoint to write."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config file."),
@@ -52,22 +71,8 @@ def train(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
-    bars: dict[tuple[str, int], tqdm] = {}
-
-    def report(event) -> None:
-        key = (event.stage, event.epoch)
-        if key not in bars:
-            bars[key] = tqdm(total=event.steps_per_epoch, initial=event.step,
-                             desc=f"{event.stage} {event.epoch + 1}/{event.epochs}")
-        bar = bars[key]
-        bar.update(event.step - bar.n)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items() if not k.startswith("val")})
-        if event.val is not None:
-            bar.close()
-            console.print("  val: " + ", ".join(f"{k} {v:.4g}" for k, v in event.val.items()))
-
     try:
-        trainer.run(stages, callback=report)
+        trainer.run(stages, callback=_progress_bars())
     except KeyboardInterrupt:
         console.print(f"interrupted; resume with --resume {trainer.save()}")
         raise typer.Exit(130) from None
@@ -95,16 +100,8 @@ def train_baseline(
     if threads:
         torch.set_num_threads(threads)
     cfg = TrainConfig.from_file(config) if config else TrainConfig()
-    bars: dict[int, tqdm] = {}
-
-    def report(event) -> None:
-        bar = bars.setdefault(event.epoch, tqdm(total=event.steps_per_epoch,
-                                                desc=f"{kind} {event.epoch + 1}/{event.epochs}"))
-        bar.update(event.step - bar.n)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in event.losses.items()})
-
     try:
-        run(kind, cfg, out, callback=report)
+        run(kind, cfg, out, callback=_progress_bars())
     except (DataFileError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
