@@ -41,6 +41,16 @@ def test_2d_baseline_is_better_than_chance_and_worse_than_perfect(small_poses):
     assert "lifting" not in result
 
 
+def test_rescaled_bodies_are_judged_strictly_and_by_pose_alone(small_poses):
+    opts = EvalOptions(cameras=("seen",), bone_scale=0.3)
+    result = evaluate(small_poses.poses, Keypoints2DMethod(), opts, sequences=small_poses.sequence)
+    strict, same_pose = result["retrieval"]["seen"], result["retrieval_same_pose"]["seen"]
+    # Other bodies' near-duplicates count only when judged by the pose before rescaling.
+    assert same_pose["hit@20"] > strict["hit@20"]
+    clean = evaluate(small_poses.poses, Keypoints2DMethod(), EvalOptions(cameras=("seen",)))
+    assert "retrieval_same_pose" not in clean
+
+
 def test_views_are_seeded_noisy_and_missing_as_asked(small_poses):
     poses = small_poses.poses[:50]
     clean = camera_views(poses, "unseen", EvalOptions(views=2))

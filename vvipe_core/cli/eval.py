@@ -81,8 +81,14 @@ def _print_table(result: dict) -> None:
         lift = result.get("lifting", {}).get(cams)
         cells = [f"{lift[k]:.1f}" for k in ("mpjpe_mm", "pa_mpjpe_mm")] + [f"{lift['np_mpjpe']:.3f}"] \
             if lift else ["–"] * 3
-        table.add_row(cams, *(f"{hits[k]:.3f}" for k in ("hit@1", "hit@10", "hit@20")), *cells)
+        table.add_row(cams, *_hit_cells(hits), *cells)
+    for cams, hits in result.get("retrieval_same_pose", {}).items():
+        table.add_row(f"{cams}, same pose on any body", *_hit_cells(hits), *["–"] * 3)
     console.print(table)
+
+
+def _hit_cells(hits: dict) -> list[str]:
+    return [f"{hits[k]:.3f}" for k in ("hit@1", "hit@10", "hit@20")]
 
 
 def register(app: typer.Typer) -> None:
