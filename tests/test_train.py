@@ -107,3 +107,16 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero(tmp_path):
     assert vae[0] > 0.9 * 1e-3 and vae[-1] < 0.05 * 1e-3 and vae == sorted(vae, reverse=True)
     with pytest.raises(ValueError, match="lr_schedule"):
         Trainer(tiny_config(lr_schedule="linear"), tmp_path / "x.pt").run()
+
+
+def test_the_mappers_cross_view_triplet_pulls_two_views_of_a_pose_together(tmp_path, tiny_checkpoint):
+    cfg = tiny_config(mapper_triplet_weight=1.0, triplet_margin=0.2, mapper_epochs=3, steps_per_epoch=8)
+    events = []
+    Trainer(cfg, tmp_path / "m.pt", vae_from=tiny_checkpoint).run(callback=events.append)
+    epochs = [e.losses for e in events if e.val is not None]
+    assert all(0.0 <= e["triplet_active"] <= 1.0 for e in epochs)
+    assert epochs[-1]["triplet"] < 0.8 * epochs[0]["triplet"]
+    plain = []
+    Trainer(cfg.replace(mapper_triplet_weight=0.0), tmp_path / "p.pt", vae_from=tiny_checkpoint).run(
+        callback=plain.append)
+    assert "triplet" not in plain[-1].losses

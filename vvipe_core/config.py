@@ -46,6 +46,9 @@ class TrainConfig:
     pretrained_vae: bool = True  # False: the decoder trains with the mapper (no frozen VAE)
     mapper_embed_weight: float = 1.0
     mapper_pose_weight: float = 1.0
+    # > 0: each pose is seen by two cameras per step, and a triplet loss (margin
+    # `triplet_margin`) pulls the two views' embeddings together, away from other poses'.
+    mapper_triplet_weight: float = 0.0
     cameras: CameraRanges = field(default_factory=CameraRanges)
     # Augmentation
     mirror: bool = True

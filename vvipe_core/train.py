@@ -183,17 +183,28 @@ class Trainer:
     def _mapper_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
         cfg = self.cfg
         target = self._canonical(world)
-        pixels = camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
+        n_views = 2 if cfg.mapper_triplet_weight > 0 else 1
+        pixels = np.concatenate([
+            camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
+            for _ in range(n_views)])
         z = self.mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
-        pose_loss = reconstruction(self.vae.decode(z), target)
+        targets = target.repeat(n_views, 1, 1)
+        pose_loss = reconstruction(self.vae.decode(z), targets)
         loss = cfg.mapper_pose_weight * pose_loss
         logs = {"pose": pose_loss.item()}
         if cfg.pretrained_vae:
             with torch.no_grad():
-                z_target = self.vae.encode(target).loc
+                z_target = self.vae.encode(targets).loc
             embed_loss = ((z - z_target) ** 2).sum(1).mean()
             loss = loss + cfg.mapper_embed_weight * embed_loss
             logs["embed"] = embed_loss.item()
+        if n_views == 2:
+            # Retrieval compares two mapped views, so train exactly that: one camera's
+            # embedding nearer the other camera's than any other pose's.
+            view_a, view_b = z.chunk(2)
+            trip = triplet_loss(view_a, view_b, target, cfg.triplet_margin, cfg.triplet_candidates)
+            loss = loss + cfg.mapper_triplet_weight * trip.loss
+            logs |= {"triplet": trip.loss.item(), "triplet_active": trip.active}
         self._optimise(loss)
         return logs
 
