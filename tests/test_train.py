@@ -120,3 +120,25 @@ def test_the_mappers_cross_view_triplet_pulls_two_views_of_a_pose_together(tmp_p
     Trainer(cfg.replace(mapper_triplet_weight=0.0), tmp_path / "p.pt", vae_from=tiny_checkpoint).run(
         callback=plain.append)
     assert "triplet" not in plain[-1].losses
+
+
+def test_an_ensemble_of_mappers_trains_each_member_and_averages_them(tmp_path, tiny_checkpoint):
+    import torch
+
+    from vvipe_core import VVIPE
+    from vvipe_core.cameras import keypoint_features
+    from vvipe_core.skeleton import H36M17
+
+    trainer = Trainer(tiny_config(model={"mappers": 2}), tmp_path / "e.pt", vae_from=tiny_checkpoint)
+    initial = [m.net.net[0].weight.detach().clone() for m in trainer.mapper.members]
+    model = VVIPE.load(trainer.run(), device="cpu")  # on the VAE of a one-mapper checkpoint
+    first, second = model.mapper.members
+    for start, member in zip(initial, (first, second), strict=True):
+        assert not torch.allclose(start, member.net.net[0].weight)
+    assert not torch.equal(first.net.net[0].weight, second.net.net[0].weight)
+    kp = np.random.default_rng(0).uniform(0, 500, (5, 17, 2))
+    with torch.no_grad():
+        members = [m(torch.as_tensor(keypoint_features(kp, H36M17)[0])).numpy() for m in (first, second)]
+    np.testing.assert_allclose(model.embed_2d(kp), np.mean(members, axis=0), atol=1e-5)
+    # One mapper keeps the weight names older checkpoints were saved with.
+    assert "net.net.0.weight" in checkpoint.load(tiny_checkpoint)["mapper"]

@@ -10,7 +10,7 @@ from vvipe_core import checkpoint
 from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
-from vvipe_core.models import Mapper, PoseVAE
+from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
 from vvipe_core.train import select_device
 
@@ -33,7 +33,7 @@ class VVIPE:
         self.metrics = ckpt.get("metrics", {})
         self.realign = Realign(self.config.realign)
         self.vae = PoseVAE(self.config.model)
-        self.mapper = Mapper(self.config.model)
+        self.mapper = build_mapper(self.config.model)
         try:
             self.vae.load_state_dict(ckpt["vae"], strict=True)
             self.mapper.load_state_dict(ckpt["mapper"], strict=True)

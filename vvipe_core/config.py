@@ -17,6 +17,7 @@ class ModelConfig:
     width: int = 512
     blocks: int = 2
     dropout: float = 0.1
+    mappers: int = 1  # mapping networks averaged at inference (an ensemble), each on its own cameras
 
 
 @dataclass

@@ -67,3 +67,30 @@ class Mapper(nn.Module):
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
         return self.net(keypoints.flatten(1))
+
+    @property
+    def members(self) -> list[Mapper]:
+        """The networks that training fits one by one (here just this one)."""
+        return [self]
+
+
+class MapperEnsemble(nn.Module):
+    """Several mapping networks, each trained on its own cameras, whose embeddings are averaged:
+    their errors are partly independent, so the mean lands nearer the truth than any one."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.nets = nn.ModuleList(Mapper(cfg) for _ in range(cfg.mappers))
+
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(keypoints) for net in self.nets]).mean(0)
+
+    @property
+    def members(self) -> list[Mapper]:
+        return list(self.nets)
+
+
+def build_mapper(cfg: ModelConfig) -> Mapper | MapperEnsemble:
+    """One mapping network, or an averaged ensemble when the config asks for several (a single
+    network keeps its own weight names, so older checkpoints load unchanged)."""
+    return Mapper(cfg) if cfg.mappers == 1 else MapperEnsemble(cfg)

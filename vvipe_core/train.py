@@ -5,6 +5,7 @@ callback so the CLI and the GUI drive the same code. Cancelling saves the curren
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -28,7 +29,7 @@ from vvipe_core.data import (
 )
 from vvipe_core.losses import kl_to_standard_normal, kl_weight, reconstruction, triplet_loss
 from vvipe_core.metrics import HIT_THRESHOLD, errors_mm, normalised_pose_error
-from vvipe_core.models import Mapper, PoseVAE
+from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17
 
 STAGES = ("vae", "mapper")
@@ -101,7 +102,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
             torch.manual_seed(cfg.seed)
             self.vae = PoseVAE(cfg.model).to(self.device)
-            self.mapper = Mapper(cfg.model).to(self.device)
+            self.mapper = build_mapper(cfg.model).to(self.device)
         self.history: list[dict] = []
         self.position = {"stage": STAGES[0], "epoch": 0, "step": 0}
         self.metrics: dict = {}
@@ -125,7 +126,8 @@ class Trainer:
 
     def _take_vae(self, ckpt: dict, path: str | Path) -> None:
         theirs = TrainConfig.from_dict(ckpt["config"])
-        if (theirs.model, theirs.realign) != (self.cfg.model, self.cfg.realign):
+        their_vae = dataclasses.replace(theirs.model, mappers=self.cfg.model.mappers)
+        if (their_vae, theirs.realign) != (self.cfg.model, self.cfg.realign):
             raise checkpoint.CheckpointError(path, "its VAE has another model size or realignment")
         self.vae.load_state_dict(ckpt["vae"])
         self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] == "vae"]
@@ -181,21 +183,32 @@ class Trainer:
         return logs
 
     def _mapper_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
-        cfg = self.cfg
         target = self._canonical(world)
+        z_target = None
+        if self.cfg.pretrained_vae:
+            with torch.no_grad():
+                z_target = self.vae.encode(target).loc
+        losses, logs = zip(*(self._member_loss(member, world, target, z_target, rng)
+                             for member in self.mapper.members))
+        self._optimise(sum(losses))
+        return {key: float(np.mean([log[key] for log in logs])) for key in logs[0]}
+
+    def _member_loss(
+        self, mapper: torch.nn.Module, world: np.ndarray, target: torch.Tensor,
+        z_target: torch.Tensor | None, rng: np.random.Generator,
+    ) -> tuple[torch.Tensor, dict]:
+        """One mapping network's loss on the batch, seen through its own random cameras."""
+        cfg = self.cfg
         n_views = 2 if cfg.mapper_triplet_weight > 0 else 1
         pixels = np.concatenate([
             camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
             for _ in range(n_views)])
-        z = self.mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
-        targets = target.repeat(n_views, 1, 1)
-        pose_loss = reconstruction(self.vae.decode(z), targets)
+        z = mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
+        pose_loss = reconstruction(self.vae.decode(z), target.repeat(n_views, 1, 1))
         loss = cfg.mapper_pose_weight * pose_loss
         logs = {"pose": pose_loss.item()}
-        if cfg.pretrained_vae:
-            with torch.no_grad():
-                z_target = self.vae.encode(targets).loc
-            embed_loss = ((z - z_target) ** 2).sum(1).mean()
+        if z_target is not None:
+            embed_loss = ((z - z_target.repeat(n_views, 1)) ** 2).sum(1).mean()
             loss = loss + cfg.mapper_embed_weight * embed_loss
             logs["embed"] = embed_loss.item()
         if n_views == 2:
@@ -205,8 +218,7 @@ class Trainer:
             trip = triplet_loss(view_a, view_b, target, cfg.triplet_margin, cfg.triplet_candidates)
             loss = loss + cfg.mapper_triplet_weight * trip.loss
             logs |= {"triplet": trip.loss.item(), "triplet_active": trip.active}
-        self._optimise(loss)
-        return logs
+        return loss, logs
 
     def _set_lr(self, stage: str, done: float) -> None:
         """Learning rate from the stage's progress alone, so a resumed run follows the same
