@@ -37,7 +37,6 @@ def main() -> None:
     from tests.helpers import SMALL_POSES
     from vvipe_core import VVIPE
     from vvipe_core.cameras import SEEN, project, sample_cameras
-    from vvipe_core.config import TrainConfig
     from vvipe_core.data import load_poses
     from vvipe_core.train import Trainer
 
@@ -64,8 +63,8 @@ def main() -> None:
         value = f"{s * 1e3:.2f} ms" if batch == 1 else f"{batch / s:,.0f} poses/s"
         print(f"| {label} | {value} | {flops:.1f} GFLOP/s = {100 * flops / gflops:.0f}% of matmul |")
 
-    cfg = TrainConfig().replace(train_data=str(SMALL_POSES), val_data=str(SMALL_POSES), device="cpu",
-                                **{k: getattr(model.config, k) for k in ("model", "batch_size")})
+    # The checkpoint's own training recipe (ensemble, triplets, augmentation) on small data.
+    cfg = model.config.replace(train_data=str(SMALL_POSES), val_data=str(SMALL_POSES), device="cpu")
     trainer = Trainer(cfg, "/tmp/bench_model.pt")
     steps_per_epoch_full = 248_275 // cfg.batch_size
     for stage, step in (("vae", trainer._vae_step), ("mapper", trainer._mapper_step)):
