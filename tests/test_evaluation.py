@@ -84,6 +84,17 @@ def test_eval_command_writes_the_documented_json(tmp_path, tiny_checkpoint):
     assert only_seen.exit_code == 0 and list(json.loads(out.read_text())["retrieval"]) == ["seen"]
 
 
+def test_eval_command_reports_rescaled_bodies_both_ways(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, [
+        "eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+        "--max-poses", "100", "--cameras", "seen", "--bone-scale", "0.15", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "seen, by pose" in result.output
+    r = json.loads(out.read_text())
+    assert r["bone_scale"] == 0.15 and set(r["retrieval_same_pose"]["seen"]) == {"hit@1", "hit@10", "hit@20"}
+
+
 def test_eval_command_reports_a_bad_checkpoint(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")

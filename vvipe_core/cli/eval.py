@@ -83,7 +83,9 @@ def _print_table(result: dict) -> None:
             if lift else ["–"] * 3
         table.add_row(cams, *_hit_cells(hits), *cells)
     for cams, hits in result.get("retrieval_same_pose", {}).items():
-        table.add_row(f"{cams}, same pose on any body", *_hit_cells(hits), *["–"] * 3)
+        table.add_row(f"{cams}, by pose", *_hit_cells(hits), *["–"] * 3)
+    if "retrieval_same_pose" in result:
+        table.caption = "by pose: the same pose on any body is a hit (judged before the bones were rescaled)"
     console.print(table)
 
 
