@@ -93,4 +93,6 @@ class MapperEnsemble(nn.Module):
 def build_mapper(cfg: ModelConfig) -> Mapper | MapperEnsemble:
     """One mapping network, or an averaged ensemble when the config asks for several (a single
     network keeps its own weight names, so older checkpoints load unchanged)."""
+    if cfg.mappers < 1:
+        raise ValueError(f"model.mappers must be at least 1, got {cfg.mappers}")
     return Mapper(cfg) if cfg.mappers == 1 else MapperEnsemble(cfg)
