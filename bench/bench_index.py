@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.threads import limit_blas_threads
+
 if TYPE_CHECKING:  # numpy, torch and faiss are imported late, after the thread caps are set
     import numpy as np
 
@@ -39,9 +41,7 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, default=128, help="HNSW search breadth")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of repeats per timing")
     args = parser.parse_args()
-    # BLAS libraries read their thread count once, when loaded: set it before importing them.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    limit_blas_threads(args.threads)
     run(args)
 
 

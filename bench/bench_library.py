@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.threads import limit_blas_threads
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,9 +29,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="for torch, faiss and BLAS")
     parser.add_argument("--checkpoint", type=Path, default=None)
     args = parser.parse_args()
-    # BLAS libraries read their thread count once, when loaded: set it before importing them.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    limit_blas_threads(args.threads)
     run(args)
 
 
