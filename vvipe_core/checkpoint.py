@@ -2,15 +2,14 @@
 a format version. Loaded strictly (every weight must match) and safely (``weights_only``)."""
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vvipe_core.atomic import atomic_write
 from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.errors import VVIPEError
 from vvipe_core.skeleton import H36M17, KP13
@@ -65,17 +64,9 @@ def build(
 
 def save(checkpoint: dict[str, Any], path: str | Path) -> Path:
     """Write atomically: a crash mid-write never leaves a half file under `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    with atomic_write(path) as handle:
+        torch.save(checkpoint, handle)
+    return Path(path)
 
 
 def load(path: str | Path) -> dict[str, Any]:
