@@ -24,6 +24,16 @@ class _TruthMethod:
     def lift(self, kp2d):
         return self.canonical
 
+    def embed_3d(self, poses3d):
+        return canonicalize(poses3d).reshape(len(poses3d), -1)
+
+
+class _ShuffledGalleryMethod(_TruthMethod):
+    """Perfect 2D embeddings, but the 3D gallery's rows belong to other poses."""
+
+    def embed_3d(self, poses3d):
+        return np.roll(super().embed_3d(poses3d), 37, axis=0)
+
 
 def test_true_canonical_poses_as_embedding_give_perfect_scores(small_poses):
     poses = small_poses.poses[:300]
@@ -32,6 +42,22 @@ def test_true_canonical_poses_as_embedding_give_perfect_scores(small_poses):
         assert result["retrieval"][cams] == {"hit@1": 1.0, "hit@10": 1.0, "hit@20": 1.0}
         assert result["lifting"][cams]["mpjpe_mm"] < 1e-3
         assert result["lifting"][cams]["np_mpjpe"] < 1e-6
+
+
+def test_against_3d_queries_every_view_against_the_3d_embeddings(small_poses):
+    poses = small_poses.poses[:300]
+    result = evaluate(poses, _TruthMethod(poses), EvalOptions(views=3, against="3d"))
+    assert result["against"] == "3d"
+    for cams in ("seen", "unseen"):
+        assert result["retrieval"][cams] == {"hit@1": 1.0, "hit@10": 1.0, "hit@20": 1.0}
+    # The gallery side is really used: misaligned 3D embeddings lose the hits.
+    shuffled = evaluate(poses, _ShuffledGalleryMethod(poses), EvalOptions(views=3, against="3d"))
+    assert shuffled["retrieval"]["seen"]["hit@1"] < 0.5
+
+
+def test_against_3d_needs_a_3d_encoder(small_poses):
+    with pytest.raises(ValueError, match="no 3D embedding"):
+        evaluate(small_poses.poses, Keypoints2DMethod(), EvalOptions(against="3d"))
 
 
 def test_2d_baseline_is_better_than_chance_and_worse_than_perfect(small_poses):
@@ -82,6 +108,20 @@ def test_eval_command_writes_the_documented_json(tmp_path, tiny_checkpoint):
         assert set(r["lifting"][cams]) == {"mpjpe_mm", "pa_mpjpe_mm", "np_mpjpe"}
     only_seen = CliRunner().invoke(app, args[:-4] + ["--cameras", "seen", "--json", str(out)])
     assert only_seen.exit_code == 0 and list(json.loads(out.read_text())["retrieval"]) == ["seen"]
+
+
+def test_eval_command_against_3d(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    args = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "100", "--cameras", "seen", "--against", "3d", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3D gallery" in result.output
+    r = json.loads(out.read_text())
+    assert r["against"] == "3d" and set(r["retrieval"]["seen"]) == {"hit@1", "hit@10", "hit@20"}
+    assert 0.0 < r["retrieval"]["seen"]["hit@20"] <= 1.0
+    wrong = CliRunner().invoke(app, args[:-2] + ["--method", "2d"])
+    assert wrong.exit_code == 2 and "--against 3d" in wrong.output
 
 
 def test_eval_command_reports_rescaled_bodies_both_ways(tmp_path, tiny_checkpoint):

@@ -2,9 +2,10 @@
 
 Each pose is seen by `views` cameras drawn from a camera set. For every ordered pair of views
 (a, b), the 2D projections from view a query an index holding the projections of all poses from
-view b; a result is a hit when its 3D pose is within NP-MPJPE 0.1 of the query's. Lifting is
-scored against the query's own canonical 3D pose. Everything is batched: one embedding pass per
-view, one faiss search per pair.
+view b; a result is a hit when its 3D pose is within NP-MPJPE 0.1 of the query's. With
+``against="3d"`` every view instead queries one index of the clean 3D poses' ``embed_3d`` (what
+the app's gallery holds), with the same hit rule. Lifting is scored against the query's own
+canonical 3D pose. Everything is batched: one embedding pass per view, one faiss search per pair.
 """
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ class Method(Protocol):
     def lift(self, kp2d: np.ndarray) -> np.ndarray | None: ...
 
 
+class Method3D(Method, Protocol):
+    """A method that also embeds 3D poses, so 2D queries can search a 3D gallery."""
+
+    def embed_3d(self, poses3d: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class ModelMethod:
     """A V-VIPE model (or any object with embed_2d and lift, such as a baseline)."""
@@ -46,6 +53,9 @@ class ModelMethod:
 
     def lift(self, kp2d: np.ndarray) -> np.ndarray | None:
         return self.model.lift(kp2d)
+
+    def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
+        return self.model.embed_3d(poses3d)
 
 
 class Keypoints2DMethod:
@@ -70,6 +80,7 @@ class EvalOptions:
     bone_scale: float = 0.0  # bone length factors U(1 ± bone_scale), one body per take
     max_poses: int | None = None
     seed: int = 0
+    against: str = "2d"  # "2d": other views' 2D; "3d": embed_3d of the clean 3D poses
 
 
 def select_poses(n: int, max_poses: int | None, seed: int) -> np.ndarray:
@@ -108,16 +119,20 @@ def camera_views(
     return np.stack(views)
 
 
-def retrieval(embeddings: np.ndarray, truths: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """embeddings (views, N, D) -> Hit@k averaged over ordered view pairs, for each named
-    normalised 3D truth (N, 17, 3) that judges the hits (one search serves them all)."""
+def retrieval(
+    embeddings: np.ndarray, truths: dict[str, np.ndarray], gallery: np.ndarray | None = None,
+) -> dict[str, dict[str, float]]:
+    """embeddings (views, N, D) -> Hit@k for each named normalised 3D truth (N, 17, 3) that
+    judges the hits (one search serves them all). Without `gallery`, averaged over ordered view
+    pairs; with a `gallery` (N, D) of the same poses' 3D embeddings, every view queries it."""
     n_views = len(embeddings)
+    targets = list(embeddings) if gallery is None else [gallery]
     scores: dict[str, list] = {name: [] for name in truths}
-    for b in range(n_views):
+    for b, target in enumerate(targets):
         index = PoseIndex(embeddings.shape[-1])
-        index.add(embeddings[b])
+        index.add(target)
         for a in range(n_views):
-            if a != b:
+            if gallery is not None or a != b:
                 _, ids = index.search(embeddings[a], max(KS))
                 for name, truth in truths.items():
                     scores[name].append(hits_at_k(truth, truth[ids], KS))
@@ -148,6 +163,10 @@ def evaluate(
     poses = poses[keep]
     if len(poses) < max(KS) or opts.views < 2:
         raise ValueError(f"the protocol needs at least {max(KS)} poses and 2 views")
+    if opts.against not in ("2d", "3d"):
+        raise ValueError(f"against must be '2d' or '3d', not {opts.against!r}")
+    if opts.against == "3d" and not hasattr(method, "embed_3d"):
+        raise ValueError(f"{method.name} has no 3D embedding to search against")
     # Hits are judged by NP-MPJPE, so any frame works for the truth.
     truths = {"retrieval": canonicalize(poses, Realign.NONE)}
     if opts.bone_scale > 0:
@@ -161,14 +180,16 @@ def evaluate(
     canonical, scale = canonicalize(poses, realign, return_scale=True)
     result = {"n_poses": len(poses), "seed": opts.seed, "method": method.name,
               "views": opts.views, "noise_px": opts.noise_px, "drop_joints": opts.drop_joints,
-              "bone_scale": opts.bone_scale} | {name: {} for name in truths} | {"lifting": {}}
+              "bone_scale": opts.bone_scale, "against": opts.against,
+              } | {name: {} for name in truths} | {"lifting": {}}
+    gallery = method.embed_3d(poses) if opts.against == "3d" else None
     sets = {name: CAMERA_SETS[name] for name in opts.cameras} | (extra_sets or {})
     for camera_set, ranges in sets.items():
         if progress:
             progress(camera_set)
         views = camera_views(poses, camera_set, opts, ranges)
         embeddings = np.stack([method.embed(v) for v in views])
-        for name, hits in retrieval(embeddings, truths).items():
+        for name, hits in retrieval(embeddings, truths, gallery).items():
             result[name][camera_set] = hits
         lifted = [method.lift(v) for v in views]
         if lifted[0] is not None:

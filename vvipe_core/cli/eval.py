@@ -26,6 +26,9 @@ def eval_command(
     seed: int = typer.Option(0),
     method: str = typer.Option(
         "vvipe", help="vvipe, 2d (nearest 2D keypoints), or a baseline checkpoint: lifter, prvipe."),
+    against: str = typer.Option(
+        "2d", help="2d: query other views' 2D; 3d: query embed_3d of the clean 3D poses (the "
+        "app's gallery path)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
     device: str = typer.Option("auto"),
 ) -> None:
@@ -41,6 +44,10 @@ def eval_command(
         raise typer.BadParameter("--cameras must be seen, unseen or both")
     if method not in METHODS:
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
+    if against not in ("2d", "3d"):
+        raise typer.BadParameter("--against must be 2d or 3d")
+    if against == "3d" and method != "vvipe":
+        raise typer.BadParameter("--against 3d needs a model with a 3D encoder: --method vvipe")
     start = time.perf_counter()
     try:
         pose_set = load_poses(data)
@@ -56,7 +63,7 @@ def eval_command(
             if model.kind != method:
                 raise ValueError(f"{checkpoint} is a {model.kind} baseline, not {method}")
             runner, realign, source = ModelMethod(model, method), model.realign, model.source
-        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
+        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against)
         result = evaluate(pose_set.poses, runner, opts, realign,
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
                           sequences=pose_set.sequence)
@@ -73,7 +80,8 @@ def eval_command(
 
 
 def _print_table(result: dict) -> None:
-    table = Table(title=f"{result['method']} on {result['n_poses']:,} poses × {result['views']} views"
+    query = "2D views -> 3D gallery" if result["against"] == "3d" else f"{result['views']} views"
+    table = Table(title=f"{result['method']} on {result['n_poses']:,} poses × {query}"
                   f" (noise {result['noise_px']} px) in {result['seconds']} s")
     for col in ("cameras", "Hit@1", "Hit@10", "Hit@20", "MPJPE mm", "PA-MPJPE mm", "NP-MPJPE"):
         table.add_column(col, justify="right")
