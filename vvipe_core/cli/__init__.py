@@ -14,7 +14,8 @@ def _register_all() -> None:
     import pkgutil
 
     for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}").register(app)
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(app)
 
 
 _register_all()
