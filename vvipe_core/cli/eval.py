@@ -31,6 +31,7 @@ def eval_command(
 ) -> None:
     """Hit@1/10/20 across views and lifting error (MPJPE, PA-MPJPE, NP-MPJPE) on virtual cameras."""
     from vvipe_core import VVIPE
+    from vvipe_core.atomic import WriteError, check_writable, write_text
     from vvipe_core.baselines import BaselineModel
     from vvipe_core.checkpoint import CheckpointError
     from vvipe_core.data import DataFileError, load_poses
@@ -43,6 +44,8 @@ def eval_command(
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
     start = time.perf_counter()
     try:
+        if json_out:
+            check_writable(json_out)
         pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
@@ -60,15 +63,18 @@ def eval_command(
         result = evaluate(pose_set.poses, runner, opts, realign,
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
                           sequences=pose_set.sequence)
-    except (DataFileError, CheckpointError, ValueError) as e:
+    except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
     result["seconds"] = round(time.perf_counter() - start, 1)
     _print_table(result)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            write_text(json_out, json.dumps(result, indent=2) + "\n")
+        except WriteError as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(1) from None
         console.print(f"wrote {json_out}")
 
 
