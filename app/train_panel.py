@@ -32,7 +32,7 @@ from app.training import Outcome, Training
 from vvipe_core.atomic import WriteError, write_text
 from vvipe_core.cameras import CameraRanges
 from vvipe_core.canonical import Realign
-from vvipe_core.config import TrainConfig
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.train import STAGES
 
 DEFAULT_OUT = Path("runs") / "studio.pt"
@@ -223,8 +223,8 @@ class TrainPanel(QWidget):
     def load_config(self, path: Path) -> None:
         try:
             self.set_config(TrainConfig.from_file(path))
-        except (OSError, ValueError, TypeError) as error:  # tomllib's errors are ValueErrors
-            self.controller.error(f"{path}: not a training config ({error})")
+        except ConfigError as error:
+            self.controller.error(str(error))
 
     def save_config(self, path: Path) -> None:
         try:

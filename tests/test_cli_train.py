@@ -4,7 +4,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tests.helpers import tiny_config
@@ -78,3 +80,47 @@ def test_ctrl_c_saves_at_a_step_boundary_and_resume_takes_the_checkpoints_config
     assert result.exit_code == 0, result.output
     final = checkpoint.load(out)
     assert final["train_state"] is None and final["config"]["model"]["width"] == 64
+
+
+@pytest.fixture
+def tiny_toml(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(tiny_config(vae_epochs=1, mapper_epochs=1, steps_per_epoch=3).to_toml())
+    return path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps-per-epoch", "-5"], "steps_per_epoch = -5: must be at least 0"),
+    (["--vae-epochs", "-1"], "vae_epochs = -1: must be at least 0"),
+    (["--mapper-epochs", "0"], "mapper_epochs = 0: the mapper stage would train nothing"),
+    (["--device", "bogus"], "device = 'bogus': must be auto, cpu, cuda, cuda:N or mps"),
+    (["--out", "/proc/x.pt"], "/proc/x.pt: this folder takes no new files"),
+    (["--config", "missing.toml"], "missing.toml: no such config file"),
+    (["--train-data", "five.npz"], "five.npz: 5 poses, fewer than one batch (batch_size = 64)"),
+])
+def test_bad_options_are_one_line_before_any_training(tmp_path, tiny_toml, small_poses, args,
+                                                      message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.savez("five.npz", poses=small_poses.poses[:5], subject=np.zeros(5, np.int16),
+             sequence=small_poses.sequence[:5])
+    out = tmp_path / "m.pt"
+    result = runner.invoke(app, ["train", "--config", str(tiny_toml), "--out", str(out), *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert not out.exists() and "training on" not in result.output
+
+
+def test_cuda_without_cuda_is_refused_before_training(tmp_path, tiny_toml):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = runner.invoke(app, ["train", "--config", str(tiny_toml), "--out", str(tmp_path / "m.pt"),
+                                 "--device", "cuda"])
+    assert result.exit_code == 2 and "device 'cuda': not available on this machine" in result.output
+
+
+def test_a_malformed_config_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("batch_size = 0\n")
+    for command in (["train"], ["train-baseline", "lifter"]):
+        result = runner.invoke(app, [*command, "--config", str(bad), "--out", str(tmp_path / "m.pt")])
+        assert result.exit_code == 2 and f"{bad}: batch_size = 0: must be at least 2" in result.output

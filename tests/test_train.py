@@ -198,5 +198,5 @@ def test_an_ensemble_of_mappers_trains_each_member_and_averages_them(tmp_path, t
     np.testing.assert_allclose(model.embed_2d(kp), np.mean(members, axis=0), atol=1e-5)
     # One mapper keeps the weight names older checkpoints were saved with.
     assert "net.net.0.weight" in checkpoint.load(tiny_checkpoint)["mapper"]
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="model.mappers = 0: must be between 1 and 16"):
         Trainer(tiny_config(model={"mappers": 0}), tmp_path / "none.pt")

@@ -26,7 +26,7 @@ import torch
 from vvipe_core import checkpoint
 from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import canonicalize
-from vvipe_core.config import TrainConfig
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.data import (
     add_keypoint_noise,
     augment_bones,
@@ -87,9 +87,22 @@ def stop_on_signals(cancel: threading.Event) -> Iterator[threading.Event]:
             signal.signal(s, handler)
 
 
-def select_device(name: str = "auto") -> torch.device:
+def select_device(name: str | torch.device = "auto") -> torch.device:
+    """The named device, checked to exist here (ConfigError otherwise); auto = cuda, mps, cpu."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ConfigError(None, f"device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": bool(getattr(torch.backends, "mps", None)
+                                 and torch.backends.mps.is_available())}
+        if not available.get(device.type, False):
+            raise ConfigError(None, f"device {name!r}: not available on this machine")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(None, f"device {name!r}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s)")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -139,6 +152,9 @@ class Trainer:
         val = load_poses(cfg.val_data).poses
         pick = np.random.default_rng(cfg.seed).permutation(len(val))[: cfg.val_poses]
         self.val = val[np.sort(pick)]
+        if self.steps_per_epoch() == 0:
+            raise ConfigError(cfg.train_data, f"{len(self.train)} poses, fewer than one batch "
+                              f"(batch_size = {cfg.batch_size}): nothing to train on")
         self.opt = self._optimiser(STAGES[0])
         if resume is not None:
             self._resume(checkpoint.load(resume), resume)
@@ -264,8 +280,6 @@ class Trainer:
         lr = self.cfg.vae_lr if stage == "vae" else self.cfg.mapper_lr
         if self.cfg.lr_schedule == "cosine":
             lr *= 0.5 * (1 + math.cos(math.pi * done))
-        elif self.cfg.lr_schedule != "constant":
-            raise ValueError(f"unknown lr_schedule {self.cfg.lr_schedule!r}: constant or cosine")
         for group in self.opt.param_groups:
             group["lr"] = lr
 
@@ -306,14 +320,10 @@ class Trainer:
         self, stages: tuple[str, ...] = STAGES, callback: Callback | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        if not self.cfg.pretrained_vae:
-            stages = tuple(s for s in stages if s != "vae")  # the decoder trains with the mapper
-            if self.position["stage"] == "vae":
-                self.position = {"stage": "mapper", "epoch": 0, "step": 0}
-                self.opt = self._optimiser("mapper")
-        if "vae" not in stages and self.position["stage"] == "vae":
-            raise ValueError("the mapper needs a trained VAE: train the vae stage first, "
-                             "then resume from its checkpoint")
+        stages = self.check(stages)
+        if not self.cfg.pretrained_vae and self.position["stage"] == "vae":
+            self.position = {"stage": "mapper", "epoch": 0, "step": 0}
+            self.opt = self._optimiser("mapper")
         start = time.monotonic()
         with _kept_global_rngs(self.device):
             for stage in STAGES[STAGES.index(self.position["stage"]):]:
@@ -322,6 +332,19 @@ class Trainer:
         finished = self.position == {"stage": STAGES[-1], "epoch": self.cfg.mapper_epochs, "step": 0}
         self.save(final=finished)
         return self.out
+
+    def check(self, stages: tuple[str, ...] = STAGES) -> tuple[str, ...]:
+        """The stages `run` will train, checked before any work (ConfigError)."""
+        if not self.cfg.pretrained_vae:
+            stages = tuple(s for s in stages if s != "vae")  # the decoder trains with the mapper
+        elif "vae" not in stages and self.position["stage"] == "vae":
+            raise ConfigError(None, "the mapper needs a trained VAE: train the vae stage first, "
+                              "then resume from its checkpoint")
+        ahead = STAGES[STAGES.index(self.position["stage"]):]
+        for stage in set(stages) & set(ahead):
+            if getattr(self.cfg, f"{stage}_epochs") < 1:
+                raise ConfigError(None, f"{stage}_epochs = 0: the {stage} stage would train nothing")
+        return stages
 
     def _run_stage(self, stage, callback, cancel, start) -> None:
         if self._saved_rng is not None and self.position["stage"] == stage:

@@ -38,6 +38,9 @@ def test_a_failed_config_save_keeps_the_previous_file_and_says_why(window, tmp_p
     assert [p.name for p in tmp_path.iterdir() if p.name != "settings.ini"] == ["train.toml"]
     assert window.state.message == f"{target}: file too large for this system's limit"
     assert window.state.message_is_error
+    target.write_text("batch_size = 0\n")
+    window.train_panel.load_config(target)
+    assert window.state.message == f"{target}: batch_size = 0: must be at least 2"
 
 
 def test_train_cancel_resume_and_load_into_the_viewer(window, qtbot, tmp_path):

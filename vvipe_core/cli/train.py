@@ -58,6 +58,7 @@ def train(
 
     import torch
 
+    from vvipe_core.atomic import WriteError, check_writable
     from vvipe_core.train import (
         RESUME_MAY_CHANGE,
         STAGES,
@@ -87,8 +88,10 @@ def train(
             cfg = read_saved_run(resume).config
         else:
             cfg = TrainConfig.from_file(config) if config else TrainConfig()
+        check_writable(out)
         trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from)
-    except (DataFileError, CheckpointError, ValueError) as e:
+        trainer.check(stages)
+    except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
@@ -101,6 +104,9 @@ def train(
     except KeyboardInterrupt:
         console.print(f"stopped at once; {out} holds the last saved state, if any")
         raise typer.Exit(130) from None
+    except WriteError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
     console.print(f"saved {out}")
 
 
@@ -121,8 +127,8 @@ def train_baseline(
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
     if threads:
         torch.set_num_threads(threads)
-    cfg = TrainConfig.from_file(config) if config else TrainConfig()
     try:
+        cfg = TrainConfig.from_file(config) if config else TrainConfig()
         run(kind, cfg, out, callback=_progress_bars())
     except (DataFileError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
