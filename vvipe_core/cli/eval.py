@@ -36,6 +36,7 @@ def eval_command(
     from vvipe_core.checkpoint import CheckpointError
     from vvipe_core.data import DataFileError, load_poses
     from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, ModelMethod, evaluate
+    from vvipe_core.train import select_device
 
     sets = ("seen", "unseen") if cameras == "both" else (cameras,)
     if not set(sets) <= {"seen", "unseen"}:
@@ -44,6 +45,8 @@ def eval_command(
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
     start = time.perf_counter()
     try:
+        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
+        select_device(device)
         if json_out:
             check_writable(json_out)
         pose_set = load_poses(data)
@@ -59,7 +62,6 @@ def eval_command(
             if model.kind != method:
                 raise ValueError(f"{checkpoint} is a {model.kind} baseline, not {method}")
             runner, realign, source = ModelMethod(model, method), model.realign, model.source
-        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed)
         result = evaluate(pose_set.poses, runner, opts, realign,
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
                           sequences=pose_set.sequence)
