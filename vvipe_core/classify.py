@@ -417,6 +417,9 @@ class ActivityClassifier:
             _check_head(heads[-1], method, len(classes))
         if heads[1].n_inputs != 2 * heads[0].n_inputs:
             raise ValueError("window features must be twice the single-pose features")
+        if int(a["window"]) < 2 or int(a["stride"]) < 1:
+            raise ValueError(f"window {int(a['window'])} (at least 2) or stride "
+                             f"{int(a['stride'])} (at least 1)")
         if feature != "keypoints2d":
             if model is None:
                 from vvipe_core.api import VVIPE

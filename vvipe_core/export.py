@@ -97,7 +97,7 @@ def load_poses(path: str | Path) -> PoseSequence:
         raise ExportError(path, f"cannot read this format back; use one of {sorted(READERS)}")
     try:
         return reader(path)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ExportError(path, f"not a {FORMAT_NAME} file we can read ({error})")
 
 
@@ -136,6 +136,8 @@ def _write_json(path: Path, seq: PoseSequence) -> None:
 
 def _read_json(path: Path) -> PoseSequence:
     data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON {type(data).__name__}, not an object with a header and frames")
     _check_format(data.get("format"), data.get("version"))
     frames = data["frames"]
     skeleton = SKELETONS[data["skeleton"]]

@@ -129,6 +129,8 @@ def _show_pose_file(
     poses = np.asarray(sequence.poses, dtype=np.float32)
     if poses.shape[1:] != (17, 3):
         raise VVIPEError(path, f"expected 17-joint 3D poses, got shape {poses.shape}")
+    if len(poses) == 0:
+        raise VVIPEError(path, "holds no poses")
     if sequence.fps is None:  # a folder of pictures: each pose on its own
         names = sequence.source or [f"pose {i}" for i in range(len(poses))]
         prediction = clf.predict_3d(poses)
