@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 from app import tasks
 from app.controller import Controller
 from app.training import Outcome, Training
+from vvipe_core.atomic import WriteError, write_text
 from vvipe_core.cameras import CameraRanges
 from vvipe_core.canonical import Realign
-from vvipe_core.config import TrainConfig
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.train import STAGES
 
 DEFAULT_OUT = Path("runs") / "studio.pt"
@@ -222,14 +223,14 @@ class TrainPanel(QWidget):
     def load_config(self, path: Path) -> None:
         try:
             self.set_config(TrainConfig.from_file(path))
-        except (OSError, ValueError, TypeError) as error:  # tomllib's errors are ValueErrors
-            self.controller.error(f"{path}: not a training config ({error})")
+        except ConfigError as error:
+            self.controller.error(str(error))
 
     def save_config(self, path: Path) -> None:
         try:
-            Path(path).write_text(self.config().to_toml(), encoding="utf-8")
-        except OSError as error:
-            self.controller.error(f"{path}: cannot write ({error.strerror or error})")
+            write_text(path, self.config().to_toml())
+        except WriteError as error:
+            self.controller.error(str(error))
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load training config", "", "TOML (*.toml)")

@@ -240,8 +240,9 @@ def main() -> None:
         result = json.loads(out.read_text())
     else:
         result = evaluate(args)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result) + "\n")
+        from vvipe_core.atomic import write_text
+
+        write_text(out, json.dumps(result) + "\n")
         print(f"wrote {out} ({result['seconds']} s)")
     print(markdown(result))
     for path in plot(result, SHIPPED_METHOD):

@@ -157,7 +157,9 @@ def main() -> None:
             if kind and not checkpoint_path(name).exists():
                 train(name)
         results = evaluate_all(args.max_poses)
-        saved.write_text(json.dumps(results, indent=1) + "\n")
+        from vvipe_core.atomic import write_text
+
+        write_text(saved, json.dumps(results, indent=1) + "\n")
     print(report(results))
     plot(results, RESULTS / "hit1_vs_elevation.png")
     print(f"plot: {RESULTS / 'hit1_vs_elevation.png'}")

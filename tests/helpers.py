@@ -1,4 +1,9 @@
 """Shared test helpers (fixtures live in conftest.py)."""
+import contextlib
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +32,23 @@ def tiny_config(**changes) -> TrainConfig:
         beta_warmup_steps=5,
     )
     return cfg.replace(**changes) if changes else cfg
+
+
+@contextlib.contextmanager
+def file_size_limit(limit_bytes: int) -> Iterator[None]:
+    """`ulimit -f`: no file may grow past `limit_bytes` (writes fail with EFBIG, Python ignores
+    SIGXFSZ). Only the soft limit is lowered, so it can be raised back."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def run_under_file_limit(code: str, limit_bytes: int) -> subprocess.CompletedProcess[str]:
+    """Run Python `code` in a fresh process; its writes inside `with limited():` are limited."""
+    preamble = ("from tests.helpers import file_size_limit\n"
+                f"def limited():\n    return file_size_limit({limit_bytes})\n")
+    return subprocess.run([sys.executable, "-c", preamble + code], check=False,
+                          capture_output=True, text=True, cwd=Path(__file__).parent.parent)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from vvipe_core.atomic import WriteError, atomic_write, write_bytes, write_text
+from vvipe_core.atomic import WriteError, atomic_write, check_writable, write_bytes, write_text
 
 
 def test_replaces_the_file_and_leaves_no_temporary(tmp_path):
@@ -61,3 +61,12 @@ def test_an_unwritable_target_names_the_file(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(WriteError, match="file/out.txt"):
         write_text(tmp_path / "file" / "out.txt", "x")
+
+
+def test_check_writable_finds_a_bad_target_before_the_work(tmp_path):
+    assert check_writable(tmp_path / "new" / "out.json") == tmp_path / "new" / "out.json"
+    assert os.listdir(tmp_path / "new") == []  # its probe file is gone
+    with pytest.raises(WriteError, match="is a folder"):
+        check_writable(tmp_path)
+    with pytest.raises(WriteError, match="/proc/x.json: this folder takes no new files"):
+        check_writable("/proc/x.json")

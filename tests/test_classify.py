@@ -154,6 +154,11 @@ def test_bad_files_raise_typed_errors(fitted, tiny_model, tiny_checkpoint, tmp_p
     np.savez(tmp_path / "cut.npz", **arrays)
     with pytest.raises(ClassifierFileError, match="inconsistent"):
         ActivityClassifier.load(tmp_path / "cut.npz", tiny_model)
+    with np.load(path) as d:
+        arrays = {k: d[k] for k in d.files} | {"window": np.int32(0)}
+    np.savez(tmp_path / "window0.npz", **arrays)
+    with pytest.raises(ClassifierFileError, match="window0.npz: inconsistent.*window 0"):
+        ActivityClassifier.load(tmp_path / "window0.npz", tiny_model)
     other = VVIPE.load(tiny_checkpoint, device="cpu")
     with torch.no_grad():
         for weight in other.vae.parameters():
@@ -205,6 +210,14 @@ def test_cli_trains_and_classifies_a_pose_file(cli, small_poses, tmp_path) -> No
     result = cli("classify", "clip.json", "--classifier", "clf.npz", "--window", "2")
     assert result.exit_code == 0, result.output
     assert "labels over time" in result.stdout and "from (s)" in result.stdout
+
+    (tmp_path / "empty.json").write_text("[]")
+    result = cli("classify", "empty.json", "--classifier", "clf.npz")
+    assert result.exit_code == 2 and "empty.json: not a vvipe-poses file" in result.stderr
+    assert "a JSON list" in result.stderr
+    save_poses(tmp_path / "none.json", PoseSequence(np.zeros((0, 17, 3)), units="mm"))
+    result = cli("classify", "none.json", "--classifier", "clf.npz")
+    assert result.exit_code == 2 and "none.json: holds no poses" in result.stderr
 
     (tmp_path / "bad.npz").write_bytes(b"junk")
     result = cli("classify", "tiny_model.npz", "--classifier", "bad.npz")

@@ -140,3 +140,22 @@ def test_eval_command_reports_a_bad_checkpoint(tmp_path):
     bad.write_bytes(b"nope")
     result = CliRunner().invoke(app, ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(bad)])
     assert result.exit_code == 2 and "bad.pt" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-poses", "0"], "max-poses = 0: must be at least 1"),
+    (["--noise-px", "-1"], "noise-px = -1.0: must be a number ≥ 0"),
+    (["--noise-px", "nan"], "noise-px = nan: must be a number ≥ 0"),
+    (["--drop-joints", "16"], "drop-joints = 16: must be between 0 and 15"),
+    (["--drop-joints", "-1"], "drop-joints = -1: must be between 0 and 15"),
+    (["--bone-scale", "1.5"], "bone-scale = 1.5: must be in [0, 1)"),
+    (["--views", "1"], "views = 1: must be at least 2"),
+    (["--device", "bogus"], "device 'bogus': use auto, cpu, cuda, cuda:N or mps"),
+    (["--json", "/proc/r.json"], "/proc/r.json: this folder takes no new files"),
+])
+def test_eval_options_are_checked_before_evaluating(tiny_checkpoint, args, message):
+    result = CliRunner().invoke(app, ["eval", "--data", str(SMALL_POSES), "--checkpoint",
+                                      str(tiny_checkpoint), "--max-poses", "40", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "cameras…" not in result.output  # nothing was evaluated

@@ -1,3 +1,5 @@
+import os
+import signal
 import threading
 
 import numpy as np
@@ -5,7 +7,7 @@ import pytest
 
 from tests.helpers import tiny_config
 from vvipe_core import checkpoint
-from vvipe_core.train import Trainer, TrainingCancelled, select_device
+from vvipe_core.train import Trainer, TrainingCancelled, select_device, stop_on_signals
 
 
 def _assert_same_weights(a: dict, b: dict, atol: float) -> None:
@@ -66,7 +68,61 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     whole = checkpoint.load(Trainer(cfg, tmp_path / "whole.pt").run())
     Trainer(cfg, tmp_path / "part.pt").run(stages=("vae",))
     resumed = checkpoint.load(Trainer(cfg, tmp_path / "part.pt", resume=tmp_path / "part.pt").run())
-    _assert_same_weights(resumed["mapper"], whole["mapper"], atol=1e-5)
+    _assert_same_weights(resumed["mapper"], whole["mapper"], atol=0)
+
+
+class StopBefore:
+    """A cancel flag (what Trainer.run checks before each step) set before global step `step`."""
+
+    def __init__(self, trainer: Trainer, step: int) -> None:
+        self.trainer, self.step = trainer, step
+
+    def is_set(self) -> bool:
+        p, cfg = self.trainer.position, self.trainer.cfg
+        epochs_before = cfg.vae_epochs if p["stage"] == "mapper" else 0
+        return (epochs_before + p["epoch"]) * cfg.steps_per_epoch + p["step"] == self.step
+
+
+def test_a_run_stopped_at_random_steps_and_resumed_is_bit_identical(tmp_path):
+    """Dropout and the VAE's sampling draw from torch's generator, the batches from numpy: every
+    weight (BatchNorm's counts too) and the whole history must come out the same."""
+    cfg = tiny_config(model={"dropout": 0.3}, steps_per_epoch=3)
+    whole = checkpoint.load(Trainer(cfg, tmp_path / "whole.pt").run())
+    total = (cfg.vae_epochs + cfg.mapper_epochs) * cfg.steps_per_epoch
+    stops = sorted(np.random.default_rng().choice(np.arange(1, total), 4, replace=False).tolist())
+    out = tmp_path / "part.pt"
+    for n, step in enumerate(stops):
+        trainer = Trainer(cfg, out, resume=out if n else None)
+        with pytest.raises(TrainingCancelled):
+            trainer.run(cancel=StopBefore(trainer, step))
+        assert sorted(os.listdir(tmp_path)) == ["part.pt", "whole.pt"]  # no temporary left
+    Trainer(cfg, out, resume=out).run()
+    part = checkpoint.load(out)
+    for net in ("vae", "mapper"):
+        _assert_same_weights(part[net], whole[net], atol=0)
+    assert part["metrics"] == whole["metrics"], stops
+
+
+def test_ctrl_c_in_the_middle_of_a_step_lets_it_finish_then_saves(tmp_path):
+    cfg = tiny_config(steps_per_epoch=3)
+    whole = checkpoint.load(Trainer(cfg, tmp_path / "whole.pt").run())
+    out = tmp_path / "part.pt"
+    trainer = Trainer(cfg, out)
+
+    def ctrl_c_in_the_second_mapper_step(module, inputs):
+        if trainer.position == {"stage": "mapper", "epoch": 0, "step": 1}:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    trainer.mapper.members[0].register_forward_pre_hook(ctrl_c_in_the_second_mapper_step)
+    with stop_on_signals(threading.Event()) as cancel, pytest.raises(TrainingCancelled):
+        trainer.run(cancel=cancel)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    saved = checkpoint.load(out)
+    assert saved["train_state"]["position"] == {"stage": "mapper", "epoch": 0, "step": 2}
+    tracked = [v for k, v in saved["mapper"].items() if k.endswith("num_batches_tracked")]
+    assert tracked and all(int(v) == 2 for v in tracked)  # that step applied once
+    Trainer(cfg, out, resume=out).run()
+    _assert_same_weights(checkpoint.load(out)["mapper"], whole["mapper"], atol=0)
 
 
 def test_mapper_alone_needs_a_trained_vae(tmp_path):
@@ -142,5 +198,5 @@ def test_an_ensemble_of_mappers_trains_each_member_and_averages_them(tmp_path, t
     np.testing.assert_allclose(model.embed_2d(kp), np.mean(members, axis=0), atol=1e-5)
     # One mapper keeps the weight names older checkpoints were saved with.
     assert "net.net.0.weight" in checkpoint.load(tiny_checkpoint)["mapper"]
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="model.mappers = 0: must be between 1 and 16"):
         Trainer(tiny_config(model={"mappers": 0}), tmp_path / "none.pt")

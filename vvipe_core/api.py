@@ -51,7 +51,7 @@ class VVIPE:
         return cls(checkpoint.load(path), device=device, source=str(path))
 
     def to(self, device: str | torch.device) -> VVIPE:
-        self.device = select_device(device) if device == "auto" else torch.device(device)
+        self.device = select_device(device)
         self.vae.to(self.device)
         self.mapper.to(self.device)
         return self

@@ -54,7 +54,7 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs) -> Iterator[
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise WriteError(path, _reason(e)) from e
+        raise WriteError(path, _reason(e, path)) from e
     try:
         # mkstemp makes 0600 files; a written file follows the umask like any other.
         os.fchmod(fd, 0o666 & ~_umask())
@@ -65,10 +65,24 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs) -> Iterator[
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     except OSError as e:
-        raise WriteError(path, _reason(e)) from e
+        raise WriteError(path, _reason(e, path)) from e
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail before the work, not after it: `path` is no folder and its folder takes new files."""
+    path = Path(path)
+    if path.is_dir():
+        raise WriteError(path, _REASONS[errno.EISDIR])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise WriteError(path, _reason(e, path)) from e
+    return path
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -83,7 +97,9 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     return Path(path)
 
 
-def _reason(e: OSError) -> str:
+def _reason(e: OSError, path: Path) -> str:
+    if e.errno == errno.ENOENT and path.parent.is_dir():  # e.g. /proc: there, but takes no files
+        return "this folder takes no new files"
     return _REASONS.get(e.errno, e.strerror or type(e).__name__)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vvipe_core.atomic import write_text
 from vvipe_core.errors import ExportError
 from vvipe_core.skeleton import H36M17
 
@@ -85,7 +86,7 @@ class Motion:
 def write_bvh(path: str | Path, poses: np.ndarray, fps: float, metres_per_unit: float) -> None:
     """Write (T, 17, 3) Z-up positions (our joint order) as a BVH file in metres."""
     motion = motion_from_positions(poses, fps, metres_per_unit)
-    Path(path).write_text(format_bvh(motion), encoding="ascii")
+    write_text(path, format_bvh(motion), encoding="ascii")
 
 
 def motion_from_positions(poses: np.ndarray, fps: float, metres_per_unit: float) -> Motion:

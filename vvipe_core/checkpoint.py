@@ -11,6 +11,7 @@ import torch
 
 from vvipe_core.atomic import atomic_write
 from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.errors import VVIPEError
 from vvipe_core.skeleton import H36M17, KP13
 
@@ -85,6 +86,26 @@ def load(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             path, f"checkpoint format version {version}, this program reads {FORMAT_VERSION}"
         )
-    if ckpt["skeleton"]["joints"] != list(H36M17.joints):
-        raise CheckpointError(path, f"made for another skeleton ({ckpt['skeleton']['name']})")
+    _check_structure(ckpt, path)
     return ckpt
+
+
+def _check_structure(ckpt: dict[str, Any], path: Path) -> None:
+    """Every part the loaders read is there and of the right kind: one CheckpointError naming the
+    field, never a KeyError or a size mismatch further on."""
+    for key in ("config", "skeleton", "vae"):
+        if not isinstance(ckpt.get(key), dict):
+            raise CheckpointError(path, f"no '{key}' (a damaged or hand-made checkpoint)")
+    if not isinstance(ckpt.get("mapper"), (dict, type(None))):
+        raise CheckpointError(path, "'mapper' is not a set of weights")
+    skeleton = ckpt["skeleton"]
+    if skeleton.get("joints") != list(H36M17.joints):
+        raise CheckpointError(path, f"made for another skeleton ({skeleton.get('name')})")
+    try:
+        TrainConfig.from_dict(ckpt["config"])
+    except ConfigError as e:
+        raise CheckpointError(path, f"config: {e.reason}") from None
+    state = ckpt.get("train_state")
+    if state is not None and not (isinstance(state, dict) and {"position", "history", "optimizer"}
+                                  <= state.keys()):
+        raise CheckpointError(path, "'train_state' is incomplete: it cannot be resumed")

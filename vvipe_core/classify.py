@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from vvipe_core.atomic import atomic_write
 from vvipe_core.cameras import SEEN, CameraRanges, project, sample_cameras
 from vvipe_core.errors import VVIPEError
 from vvipe_core.index import PoseIndex
@@ -377,10 +378,9 @@ class ActivityClassifier:
     # -- files -------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"single.{k}": v for k, v in self.single.arrays.items()}
         arrays |= {f"windowed.{k}": v for k, v in self.windowed.arrays.items()}
-        with path.open("wb") as handle:  # np.savez would append ".npz" to another suffix
+        with atomic_write(path) as handle:  # np.savez would append ".npz" to another suffix
             np.savez_compressed(
                 handle, format=np.str_(FORMAT), format_version=np.int32(FORMAT_VERSION),
                 classes=np.asarray(self.classes, dtype=str), feature=np.str_(self.feature),
@@ -417,6 +417,9 @@ class ActivityClassifier:
             _check_head(heads[-1], method, len(classes))
         if heads[1].n_inputs != 2 * heads[0].n_inputs:
             raise ValueError("window features must be twice the single-pose features")
+        if int(a["window"]) < 2 or int(a["stride"]) < 1:
+            raise ValueError(f"window {int(a['window'])} (at least 2) or stride "
+                             f"{int(a['stride'])} (at least 1)")
         if feature != "keypoints2d":
             if model is None:
                 from vvipe_core.api import VVIPE

@@ -1,7 +1,13 @@
-"""Training configuration: one dataclass, readable from a TOML file, stored in every checkpoint."""
+"""Training configuration: one dataclass, readable from a TOML file, stored in every checkpoint.
+
+Every value is checked when a config is made (types and ranges, `RULES`), so a bad file or
+option is one ConfigError naming the field before any work starts.
+"""
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +15,11 @@ from typing import Any
 import tomllib
 
 from vvipe_core.cameras import CameraRanges
+from vvipe_core.errors import VVIPEError
+
+
+class ConfigError(VVIPEError, ValueError):
+    """A config value (or file) that cannot be used; the message names the field."""
 
 
 @dataclass
@@ -18,6 +29,9 @@ class ModelConfig:
     blocks: int = 2
     dropout: float = 0.1
     mappers: int = 1  # mapping networks averaged at inference (an ensemble), each on its own cameras
+
+    def __post_init__(self) -> None:
+        _check(self, "model.")
 
 
 @dataclass
@@ -59,14 +73,27 @@ class TrainConfig:
     steps_per_epoch: int = 0  # 0 = one pass over the training poses
     val_poses: int = 2000
 
+    def __post_init__(self) -> None:
+        _check(self, "")
+        _check_cameras(self.cameras)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return _build(cls, data)
+        return _build(cls, data, "")
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        with open(path, "rb") as f:
-            return cls.from_dict(tomllib.load(f))
+        try:
+            with open(path, "rb") as f:
+                return cls.from_dict(tomllib.load(f))
+        except FileNotFoundError:
+            raise ConfigError(path, "no such config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(path, f"cannot read ({getattr(e, 'strerror', None) or e})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(path, f"not a TOML file ({e})") from None
+        except ConfigError as e:
+            raise ConfigError(path, e.reason) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -108,21 +135,92 @@ def _default(f: dataclasses.Field) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
-def _build(cls: type, data: dict[str, Any]):
+def _build(cls: type, data: dict[str, Any], prefix: str):
     """Dataclass from a nested dict; unknown keys are an error, not silently ignored."""
+    if not isinstance(data, dict):
+        raise ConfigError(None, f"{prefix.rstrip('.') or 'config'}: a table of fields, not {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(None, f"unknown field(s): {', '.join(prefix + k for k in sorted(unknown))}")
     kwargs = {}
     for name, value in data.items():
         default = _default(fields[name])
         if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value)
-        elif isinstance(default, tuple):
+            kwargs[name] = _build(type(default), value, f"{prefix}{name}.")
+        elif isinstance(default, tuple) and isinstance(value, (list, tuple)):
             kwargs[name] = tuple(value)
-        elif isinstance(default, float):
+        elif isinstance(default, float) and _is_number(value):
             kwargs[name] = float(value)  # TOML writes 1e-3 and 1 alike
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _in(*allowed: str):
+    return lambda v: v in allowed, f"one of {', '.join(allowed)}"
+
+
+def _at_least(low: float):
+    return lambda v: v >= low, f"at least {low}"
+
+
+def _between(low: float, high: float, high_open: bool = False):
+    if high_open:
+        return lambda v: low <= v < high, f"in [{low}, {high})"
+    return lambda v: low <= v <= high, f"between {low} and {high}"
+
+
+# Ranges of the values (types come from the defaults). Sizes are bounded where a larger value
+# can only be a typo: a width of 200,000 would ask for 160 GB of weights.
+RULES = {
+    "embedding_dim": _between(1, 1024), "width": _between(1, 8192), "blocks": _between(0, 64),
+    "dropout": _between(0.0, 1.0, high_open=True), "mappers": _between(1, 16),
+    "realign": _in("none", "yaw", "full"), "seed": _at_least(0),
+    "device": (lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
+               "auto, cpu, cuda, cuda:N or mps"),
+    "batch_size": _at_least(2),  # BatchNorm needs two poses
+    "lr_schedule": _in("constant", "cosine"),
+    "vae_epochs": _at_least(0), "mapper_epochs": _at_least(0),
+    "vae_lr": (lambda v: v > 0, "above 0"), "mapper_lr": (lambda v: v > 0, "above 0"),
+    "beta": _at_least(0.0), "beta_warmup_steps": _at_least(0),
+    "triplet_weight": _at_least(0.0), "triplet_margin": _at_least(0.0),
+    "triplet_candidates": _at_least(1), "mapper_embed_weight": _at_least(0.0),
+    "mapper_pose_weight": _at_least(0.0), "mapper_triplet_weight": _at_least(0.0),
+    "bone_scale": _between(0.0, 1.0, high_open=True), "noise_px": _at_least(0.0),
+    "keypoint_dropout": _between(0.0, 1.0, high_open=True), "steps_per_epoch": _at_least(0),
+    "val_poses": _at_least(1),
+}
+
+
+def _check(config: Any, prefix: str) -> None:
+    """Each field has its default's type (an int passes for a float) and its rule's range."""
+    for f in dataclasses.fields(config):
+        value, default = getattr(config, f.name), _default(f)
+        if dataclasses.is_dataclass(default) or isinstance(default, tuple):
+            continue  # checked on their own
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif isinstance(default, float):
+            ok, kind = _is_number(value) and math.isfinite(value), "a finite number"
+        else:
+            ok, kind = isinstance(value, type(default)), f"a {type(default).__name__}"
+        rule, allowed = RULES.get(f.name, (lambda v: True, ""))
+        if not ok or not rule(value):
+            raise ConfigError(None, f"{prefix}{f.name} = {value!r}: must be {kind if not ok else allowed}")
+
+
+def _check_cameras(cameras: CameraRanges) -> None:
+    for f in dataclasses.fields(cameras):
+        value = getattr(cameras, f.name)
+        if not (isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value))
+                and all(map(math.isfinite, value)) and value[0] <= value[1]):
+            raise ConfigError(None, f"cameras.{f.name} = {value!r}: must be [low, high], low <= high")
+        if f.name in ("distance_m", "focal_px", "image_size") and value[0] <= 0:
+            raise ConfigError(None, f"cameras.{f.name} = {value!r}: must be above 0")

@@ -16,6 +16,10 @@ class VVIPEError(Exception):
         super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
 
 
+class OptionError(VVIPEError, ValueError):
+    """An option or setting out of its range; the message names it and what it must be."""
+
+
 class DetectionError(VVIPEError):
     """Base class of the errors on the way from a picture or video to 2D keypoints."""
 

@@ -9,6 +9,7 @@ canonical 3D pose. Everything is batched: one embedding pass per view, one faiss
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,7 @@ import numpy as np
 from vvipe_core.cameras import CAMERA_SETS, CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.data import augment_bones
+from vvipe_core.errors import OptionError
 from vvipe_core.index import PoseIndex
 from vvipe_core.metrics import errors_mm, hits_at_k, np_mpjpe
 from vvipe_core.skeleton import H36M17
@@ -82,10 +84,29 @@ class EvalOptions:
     seed: int = 0
     against: str = "2d"  # "2d": other views' 2D; "3d": embed_3d of the clean 3D poses
 
+    def __post_init__(self) -> None:
+        """Every option in its range, so what the results report is what was evaluated."""
+        droppable = H36M17.n - 2  # never the hips (see _drop)
+        checks = {
+            "cameras": (set(self.cameras) <= set(CAMERA_SETS) and len(self.cameras) > 0,
+                        f"one or more of {', '.join(CAMERA_SETS)}"),
+            "views": (self.views >= 2, "at least 2 (retrieval is across views)"),
+            "noise_px": (math.isfinite(self.noise_px) and self.noise_px >= 0, "a number ≥ 0"),
+            "drop_joints": (0 <= self.drop_joints <= droppable, f"between 0 and {droppable}"),
+            "bone_scale": (0 <= self.bone_scale < 1, "in [0, 1)"),
+            "max_poses": (self.max_poses is None or self.max_poses >= 1, "at least 1"),
+            "seed": (self.seed >= 0, "at least 0"),
+            "against": (self.against in ("2d", "3d"), "2d or 3d"),
+        }
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise OptionError(None, f"{name.replace('_', '-')} = {getattr(self, name)!r}: "
+                                  f"must be {allowed}")
+
 
 def select_poses(n: int, max_poses: int | None, seed: int) -> np.ndarray:
     """Indices of the evaluated poses: all, or a seeded subset of `max_poses`."""
-    if not max_poses or max_poses >= n:
+    if max_poses is None or max_poses >= n:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, max_poses, replace=False))
 
@@ -163,8 +184,6 @@ def evaluate(
     poses = poses[keep]
     if len(poses) < max(KS) or opts.views < 2:
         raise ValueError(f"the protocol needs at least {max(KS)} poses and 2 views")
-    if opts.against not in ("2d", "3d"):
-        raise ValueError(f"against must be '2d' or '3d', not {opts.against!r}")
     if opts.against == "3d" and not hasattr(method, "embed_3d"):
         raise ValueError(f"{method.name} has no 3D embedding to search against")
     # Hits are judged by NP-MPJPE, so any frame works for the truth.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vvipe_core.atomic import WriteError, atomic_write, write_text
 from vvipe_core.bvh import write_bvh
 from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.errors import ExportError
@@ -81,8 +82,8 @@ def save_poses(path: str | Path, sequence: PoseSequence) -> Path:
         raise ExportError(path, "the folder does not exist")
     try:
         writer(path, sequence)
-    except OSError as error:
-        raise ExportError(path, f"cannot write: {error.strerror or error}")
+    except WriteError as error:
+        raise ExportError(path, f"cannot write: {error.reason}") from error
     except ExportError as error:
         raise ExportError(path, error.reason)
     return path
@@ -96,7 +97,7 @@ def load_poses(path: str | Path) -> PoseSequence:
         raise ExportError(path, f"cannot read this format back; use one of {sorted(READERS)}")
     try:
         return reader(path)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise ExportError(path, f"not a {FORMAT_NAME} file we can read ({error})")
 
 
@@ -130,11 +131,13 @@ def _write_json(path: Path, seq: PoseSequence) -> None:
     # Readable header, one line per frame (an indented frame list would be thousands of lines).
     head = json.dumps(_header(seq), indent=1)
     body = ",\n".join("  " + json.dumps(frame) for frame in frames)
-    path.write_text(f'{head[:-2]},\n "frames": [\n{body}\n ]\n}}\n', encoding="utf-8")
+    write_text(path, f'{head[:-2]},\n "frames": [\n{body}\n ]\n}}\n')
 
 
 def _read_json(path: Path) -> PoseSequence:
     data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TypeError(f"a JSON {type(data).__name__}, not an object with a header and frames")
     _check_format(data.get("format"), data.get("version"))
     frames = data["frames"]
     skeleton = SKELETONS[data["skeleton"]]
@@ -166,7 +169,7 @@ def _write_csv(path: Path, seq: PoseSequence) -> None:
     columns += [f"{joint}_{axis}" for joint in seq.skeleton.joints for axis in seq.axes]
     if seq.confidence is not None:
         columns += [f"{joint}_confidence" for joint in seq.skeleton.joints]
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         for key in ("format", "version", "skeleton", "units", "coordinate_frame", "fps"):
             handle.write(f"# {key}: {header[key]}\n")
         handle.write(f"# meta: {json.dumps(seq.meta)}\n")
@@ -237,7 +240,7 @@ def _write_npz(path: Path, seq: PoseSequence) -> None:
         arrays["confidence"] = np.asarray(seq.confidence, dtype=np.float32)
     if seq.source is not None:
         arrays["source"] = np.array(seq.source)
-    with path.open("wb") as handle:  # np.savez would append ".npz" to a path without it
+    with atomic_write(path) as handle:  # np.savez would append ".npz" to a path without it
         np.savez_compressed(handle, **arrays)
 
 

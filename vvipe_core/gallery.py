@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vvipe_core.atomic import atomic_write
 from vvipe_core.data import PoseSet
 from vvipe_core.index import PoseIndex
 from vvipe_core.skeleton import H36M17
@@ -124,14 +125,14 @@ class Gallery:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path, format=np.str_(FORMAT), format_version=np.int32(FORMAT_VERSION),
-            poses=self.poses.astype(np.float32), embeddings=self.embeddings.astype(np.float32),
-            sequence=self.sequence.astype(str), frame=self.frame.astype(np.int32),
-            activity=self.activity.astype(str), checkpoint=np.str_(self.checkpoint),
-            source=np.str_(self.source),
-        )
+        with atomic_write(path) as handle:
+            np.savez_compressed(
+                handle, format=np.str_(FORMAT), format_version=np.int32(FORMAT_VERSION),
+                poses=self.poses.astype(np.float32), embeddings=self.embeddings.astype(np.float32),
+                sequence=self.sequence.astype(str), frame=self.frame.astype(np.int32),
+                activity=self.activity.astype(str), checkpoint=np.str_(self.checkpoint),
+                source=np.str_(self.source),
+            )
         return path
 
     @classmethod

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import faiss
 import numpy as np
 
+from vvipe_core.atomic import write_bytes, write_text
 from vvipe_core.errors import VVIPEError
 
 Kind = Literal["flat", "hnsw"]
@@ -155,8 +156,8 @@ class PoseIndex:
             text = json.dumps(meta)
         except (TypeError, ValueError) as err:
             raise TypeError(f"payloads must be JSON-serialisable: {err}") from err
-        faiss.write_index(self._index, str(directory / INDEX_FILE))
-        (directory / META_FILE).write_text(text, encoding="utf-8")
+        write_bytes(directory / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
+        write_text(directory / META_FILE, text)
         return directory
 
     @classmethod

@@ -1,15 +1,22 @@
 """Training: the 3D pose VAE, then the 2D mapping network against a frozen copy of its decoder.
 
 One loop per stage, resumable from any saved step, seeded, with progress reported through a
-callback so the CLI and the GUI drive the same code. Cancelling saves the current state.
+callback so the CLI and the GUI drive the same code. A run stops only between two steps (a cancel
+or Ctrl-C sets a flag; the step under way finishes) and saves everything a resumed run needs to
+reach the uninterrupted run's weights bit for bit: weights, optimiser, position, the random
+generators (torch, numpy, Python) and the epoch's loss sums. The data order and augmentation
+are drawn from (seed, stage, epoch, step) alone, so they need no saved state.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import random
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +26,7 @@ import torch
 from vvipe_core import checkpoint
 from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import canonicalize
-from vvipe_core.config import TrainConfig
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.data import (
     add_keypoint_noise,
     augment_bones,
@@ -33,6 +40,8 @@ from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17
 
 STAGES = ("vae", "mapper")
+# What a resumed run may change: where it runs and reads, and how long it goes on.
+RESUME_MAY_CHANGE = frozenset({"device", "train_data", "val_data", "vae_epochs", "mapper_epochs"})
 
 
 @dataclass
@@ -60,9 +69,40 @@ class TrainingCancelled(Exception):
         self.checkpoint_path = checkpoint_path
 
 
-def select_device(name: str = "auto") -> torch.device:
+@contextlib.contextmanager
+def stop_on_signals(cancel: threading.Event) -> Iterator[threading.Event]:
+    """While open, Ctrl-C (SIGINT) and SIGTERM set `cancel`: the step under way finishes, then the
+    run saves and stops. A second signal stops at once; the last saved checkpoint stays whole
+    (checkpoints are written atomically). Main thread only, as Python's signal handlers are."""
+    def on_signal(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def select_device(name: str | torch.device = "auto") -> torch.device:
+    """The named device, checked to exist here (ConfigError otherwise); auto = cuda, mps, cpu."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise ConfigError(None, f"device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                     "mps": bool(getattr(torch.backends, "mps", None)
+                                 and torch.backends.mps.is_available())}
+        if not available.get(device.type, False):
+            raise ConfigError(None, f"device {name!r}: not available on this machine")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(None, f"device {name!r}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s)")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -106,10 +146,15 @@ class Trainer:
         self.history: list[dict] = []
         self.position = {"stage": STAGES[0], "epoch": 0, "step": 0}
         self.metrics: dict = {}
+        self._epoch_losses: dict[str, float] = {}  # sums over the epoch's steps so far
+        self._saved_rng: dict | None = None  # generators to restore where the run stopped
         self.train = load_poses(cfg.train_data).poses
         val = load_poses(cfg.val_data).poses
         pick = np.random.default_rng(cfg.seed).permutation(len(val))[: cfg.val_poses]
         self.val = val[np.sort(pick)]
+        if self.steps_per_epoch() == 0:
+            raise ConfigError(cfg.train_data, f"{len(self.train)} poses, fewer than one batch "
+                              f"(batch_size = {cfg.batch_size}): nothing to train on")
         self.opt = self._optimiser(STAGES[0])
         if resume is not None:
             self._resume(checkpoint.load(resume), resume)
@@ -138,12 +183,21 @@ class Trainer:
         state = ckpt.get("train_state")
         if not state:
             raise checkpoint.CheckpointError(path, "holds no training state to resume from")
+        theirs = TrainConfig.from_dict(ckpt["config"]).to_dict()
+        changed = sorted(k for k, v in self.cfg.to_dict().items()
+                         if k not in RESUME_MAY_CHANGE and theirs[k] != v)
+        if changed:
+            raise checkpoint.CheckpointError(
+                path, f"trained with other {', '.join(changed)}; resume with its own config")
         self.vae.load_state_dict(ckpt["vae"])
         self.mapper.load_state_dict(ckpt["mapper"])
         self.position = dict(state["position"])
         self.history = list(state["history"])
+        self.metrics = dict(ckpt["metrics"].get("val", {}))
         self.opt = self._optimiser(self.position["stage"])
         self.opt.load_state_dict(state["optimizer"])
+        self._epoch_losses = dict(state["epoch_losses"])
+        self._saved_rng = state["rng"]
 
     # -- batches ------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -226,8 +280,6 @@ class Trainer:
         lr = self.cfg.vae_lr if stage == "vae" else self.cfg.mapper_lr
         if self.cfg.lr_schedule == "cosine":
             lr *= 0.5 * (1 + math.cos(math.pi * done))
-        elif self.cfg.lr_schedule != "constant":
-            raise ValueError(f"unknown lr_schedule {self.cfg.lr_schedule!r}: constant or cosine")
         for group in self.opt.param_groups:
             group["lr"] = lr
 
@@ -268,16 +320,12 @@ class Trainer:
         self, stages: tuple[str, ...] = STAGES, callback: Callback | None = None,
         cancel: threading.Event | None = None,
     ) -> Path:
-        if not self.cfg.pretrained_vae:
-            stages = tuple(s for s in stages if s != "vae")  # the decoder trains with the mapper
-            if self.position["stage"] == "vae":
-                self.position = {"stage": "mapper", "epoch": 0, "step": 0}
-                self.opt = self._optimiser("mapper")
-        if "vae" not in stages and self.position["stage"] == "vae":
-            raise ValueError("the mapper needs a trained VAE: train the vae stage first, "
-                             "then resume from its checkpoint")
+        stages = self.check(stages)
+        if not self.cfg.pretrained_vae and self.position["stage"] == "vae":
+            self.position = {"stage": "mapper", "epoch": 0, "step": 0}
+            self.opt = self._optimiser("mapper")
         start = time.monotonic()
-        with torch.random.fork_rng(devices=[]):
+        with _kept_global_rngs(self.device):
             for stage in STAGES[STAGES.index(self.position["stage"]):]:
                 if stage in stages:
                     self._run_stage(stage, callback, cancel, start)
@@ -285,10 +333,27 @@ class Trainer:
         self.save(final=finished)
         return self.out
 
+    def check(self, stages: tuple[str, ...] = STAGES) -> tuple[str, ...]:
+        """The stages `run` will train, checked before any work (ConfigError)."""
+        if not self.cfg.pretrained_vae:
+            stages = tuple(s for s in stages if s != "vae")  # the decoder trains with the mapper
+        elif "vae" not in stages and self.position["stage"] == "vae":
+            raise ConfigError(None, "the mapper needs a trained VAE: train the vae stage first, "
+                              "then resume from its checkpoint")
+        ahead = STAGES[STAGES.index(self.position["stage"]):]
+        for stage in set(stages) & set(ahead):
+            if getattr(self.cfg, f"{stage}_epochs") < 1:
+                raise ConfigError(None, f"{stage}_epochs = 0: the {stage} stage would train nothing")
+        return stages
+
     def _run_stage(self, stage, callback, cancel, start) -> None:
-        # Dropout noise seeded per stage: a mapper trained on a reused VAE (vae_from) is the
-        # one a run from scratch would train.
-        torch.manual_seed(self.cfg.seed + 1 + STAGES.index(stage))
+        if self._saved_rng is not None and self.position["stage"] == stage:
+            _set_rng_state(self._saved_rng, self.device)  # resumed where the run stopped
+        else:
+            # Seeded per stage: a mapper trained on a reused VAE (vae_from) is the one a run
+            # from scratch would train.
+            _seed_all(self.cfg.seed + 1 + STAGES.index(stage))
+        self._saved_rng = None
         if self.position["stage"] != stage:
             self.position = {"stage": stage, "epoch": 0, "step": 0}
             self.opt = self._optimiser(stage)
@@ -298,8 +363,7 @@ class Trainer:
         while self.position["epoch"] < epochs:
             epoch = self.position["epoch"]
             self._set_modes(stage)
-            sums: dict[str, float] = {}
-            counted = 0
+            sums = self._epoch_losses
             for step in range(self.position["step"], n_steps):
                 if cancel is not None and cancel.is_set():
                     raise TrainingCancelled(self.save())
@@ -308,18 +372,18 @@ class Trainer:
                 logs = step_fn(world, rng, epoch * n_steps + step)
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
-                counted += 1
                 self.position["step"] = step + 1
                 if callback and (step % 10 == 0 or step + 1 == n_steps):
                     callback(TrainEvent(stage, epoch, epochs, step + 1, n_steps, logs,
                                         elapsed_s=time.monotonic() - start))
             val = self.validate(stage)
             record = {"stage": stage, "epoch": epoch,
-                      **{k: v / max(counted, 1) for k, v in sums.items()},
+                      **{k: v / n_steps for k, v in sums.items()},
                       **{f"val_{k}": v for k, v in val.items()}}
             self.history.append(record)
             self.metrics[stage] = val
             self.position = {"stage": stage, "epoch": epoch + 1, "step": 0}
+            self._epoch_losses = {}
             self.save()
             if callback:
                 callback(TrainEvent(stage, epoch, epochs, n_steps, n_steps,
@@ -330,7 +394,8 @@ class Trainer:
         """Write the checkpoint; `final` drops the optimiser state (nothing left to resume)."""
         state = None if final else {
             "position": dict(self.position), "history": self.history,
-            "optimizer": self.opt.state_dict(),
+            "optimizer": self.opt.state_dict(), "epoch_losses": dict(self._epoch_losses),
+            "rng": _rng_state(self.device),
         }
         ckpt = checkpoint.build(
             self.cfg.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
@@ -341,4 +406,39 @@ class Trainer:
 
 def _cpu(state: dict) -> dict:
     return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)  # every device's generator
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _rng_state(device: torch.device) -> dict:
+    """Every generator a step may draw from, as plain values (checkpoints load weights_only)."""
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": (kind, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss)}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    kind, key, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+@contextlib.contextmanager
+def _kept_global_rngs(device: torch.device) -> Iterator[None]:
+    """The run seeds and draws from the global generators; the caller's are given back."""
+    kept = _rng_state(device)
+    try:
+        yield
+    finally:
+        _set_rng_state(kept, device)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from tests.app.conftest import wait_idle
-from tests.helpers import tiny_config
+from tests.helpers import file_size_limit, tiny_config
 from tests.media import STANDING, T_POSE, Y_POSE, write_video
 from vvipe_core.config import TrainConfig
 from vvipe_core.train_progress import TrainingCurves, read_saved_run
@@ -27,6 +27,20 @@ def test_the_form_round_trips_a_config_and_its_toml(window, tmp_path):
     panel.set_config(TrainConfig())
     panel.load_config(tmp_path / "train.toml")
     assert panel.config().to_dict() == loaded.to_dict()
+
+
+def test_a_failed_config_save_keeps_the_previous_file_and_says_why(window, tmp_path):
+    target = tmp_path / "train.toml"
+    target.write_text("previous")
+    with file_size_limit(64):  # `ulimit -f`: the TOML is longer
+        window.train_panel.save_config(target)
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "settings.ini"] == ["train.toml"]
+    assert window.state.message == f"{target}: file too large for this system's limit"
+    assert window.state.message_is_error
+    target.write_text("batch_size = 0\n")
+    window.train_panel.load_config(target)
+    assert window.state.message == f"{target}: batch_size = 0: must be at least 2"
 
 
 def test_train_cancel_resume_and_load_into_the_viewer(window, qtbot, tmp_path):

@@ -129,6 +129,8 @@ def _show_pose_file(
     poses = np.asarray(sequence.poses, dtype=np.float32)
     if poses.shape[1:] != (17, 3):
         raise VVIPEError(path, f"expected 17-joint 3D poses, got shape {poses.shape}")
+    if len(poses) == 0:
+        raise VVIPEError(path, "holds no poses")
     if sequence.fps is None:  # a folder of pictures: each pose on its own
         names = sequence.source or [f"pose {i}" for i in range(len(poses))]
         prediction = clf.predict_3d(poses)
@@ -229,12 +231,14 @@ def classify_train(
     import torch
 
     from vvipe_core.api import VVIPE
+    from vvipe_core.atomic import check_writable
     from vvipe_core.data import load_poses
 
     if method not in METHODS or feature not in FEATURES:
         raise typer.BadParameter(f"--method: {METHODS}; --feature: {FEATURES}")
     torch.set_num_threads(threads)
     try:
+        check_writable(out)
         vvipe = VVIPE.load(checkpoint, device="cpu")
         poses = load_poses(data)
         if "activity" not in poses.extra:
@@ -248,7 +252,10 @@ def classify_train(
         max_samples=max_samples, seed=seed,
         meta={"data": data.name, "excluded_labels": list(UNLABELLED)},
     )
-    clf.save(out)
+    try:
+        clf.save(out)
+    except VVIPEError as error:
+        _fail(str(error), code=1)
     size = out.stat().st_size / 1e6
     console.print(f"{len(clf.classes)} activities, {clf.meta['n_single']:,} poses and "
                   f"{clf.meta['n_windows']:,} windows of {window} -> {escape(str(out))} "

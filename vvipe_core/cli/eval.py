@@ -34,22 +34,26 @@ def eval_command(
 ) -> None:
     """Hit@1/10/20 across views and lifting error (MPJPE, PA-MPJPE, NP-MPJPE) on virtual cameras."""
     from vvipe_core import VVIPE
+    from vvipe_core.atomic import WriteError, check_writable, write_text
     from vvipe_core.baselines import BaselineModel
     from vvipe_core.checkpoint import CheckpointError
     from vvipe_core.data import DataFileError, load_poses
     from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, ModelMethod, evaluate
+    from vvipe_core.train import select_device
 
     sets = ("seen", "unseen") if cameras == "both" else (cameras,)
     if not set(sets) <= {"seen", "unseen"}:
         raise typer.BadParameter("--cameras must be seen, unseen or both")
     if method not in METHODS:
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
-    if against not in ("2d", "3d"):
-        raise typer.BadParameter("--against must be 2d or 3d")
     if against == "3d" and method != "vvipe":
         raise typer.BadParameter("--against 3d needs a model with a 3D encoder: --method vvipe")
     start = time.perf_counter()
     try:
+        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against)
+        select_device(device)
+        if json_out:
+            check_writable(json_out)
         pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
@@ -63,19 +67,21 @@ def eval_command(
             if model.kind != method:
                 raise ValueError(f"{checkpoint} is a {model.kind} baseline, not {method}")
             runner, realign, source = ModelMethod(model, method), model.realign, model.source
-        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against)
         result = evaluate(pose_set.poses, runner, opts, realign,
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
                           sequences=pose_set.sequence)
-    except (DataFileError, CheckpointError, ValueError) as e:
+    except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
     result["seconds"] = round(time.perf_counter() - start, 1)
     _print_table(result)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            write_text(json_out, json.dumps(result, indent=2) + "\n")
+        except WriteError as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(1) from None
         console.print(f"wrote {json_out}")
 
 

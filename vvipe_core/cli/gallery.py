@@ -26,17 +26,23 @@ def gallery(
 ) -> None:
     """Build a retrieval gallery: diverse canonical poses, their embeddings and their sources."""
     from vvipe_core.api import VVIPE
+    from vvipe_core.atomic import WriteError, check_writable
     from vvipe_core.data import load_poses
     from vvipe_core.gallery import build_gallery
 
     try:
+        check_writable(out)
         model = VVIPE.load(checkpoint, device="cpu")
         poses = load_poses(data)
-    except (DataFileError, CheckpointError, OSError) as e:
+    except (DataFileError, CheckpointError, WriteError, OSError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     built = build_gallery(model, poses, size=size, seed=seed, source=data.name)
-    built.save(out)
+    try:
+        built.save(out)
+    except WriteError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
     console.print(f"{len(built):,} poses from {len(set(built.sequence)):,} sequences -> {out}")
 
 

@@ -48,37 +48,65 @@ def train(
     steps_per_epoch: int | None = typer.Option(None, help="Cap steps per epoch (0 = all)."),
     threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
-    """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras."""
+    """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras.
+
+    Ctrl-C lets the step under way finish, saves a resumable checkpoint and stops (a second
+    Ctrl-C stops at once, keeping the last saved checkpoint). `--resume` continues with the
+    checkpoint's own config; only --device, the data files and the epoch counts may change.
+    """
+    import threading
+
     import torch
 
-    from vvipe_core.train import STAGES, Trainer, TrainingCancelled
+    from vvipe_core.atomic import WriteError, check_writable
+    from vvipe_core.train import (
+        RESUME_MAY_CHANGE,
+        STAGES,
+        Trainer,
+        TrainingCancelled,
+        stop_on_signals,
+    )
+    from vvipe_core.train_progress import read_saved_run
 
     if threads:
         torch.set_num_threads(threads)
-    cfg = TrainConfig.from_file(config) if config else TrainConfig()
     overrides = {
         "device": device, "train_data": train_data and str(train_data),
         "val_data": val_data and str(val_data), "seed": seed, "vae_epochs": vae_epochs,
         "mapper_epochs": mapper_epochs, "steps_per_epoch": steps_per_epoch,
     }
-    cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     stages = STAGES if stage == "all" else (stage,)
     if not set(stages) <= set(STAGES):
         raise typer.BadParameter(f"stage must be one of vae, mapper, all; got {stage}")
     try:
-        trainer = Trainer(cfg, out, resume=resume, vae_from=vae_from)
-    except (DataFileError, CheckpointError, ValueError) as e:
+        if resume is not None:
+            fixed = sorted(set(overrides) - RESUME_MAY_CHANGE) + (["config"] if config else [])
+            if fixed:
+                raise ValueError(f"--resume continues with {resume}'s own config: drop "
+                                 + ", ".join(f"--{k.replace('_', '-')}" for k in fixed))
+            cfg = read_saved_run(resume).config
+        else:
+            cfg = TrainConfig.from_file(config) if config else TrainConfig()
+        check_writable(out)
+        trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from)
+        trainer.check(stages)
+    except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
     try:
-        trainer.run(stages, callback=_progress_bars())
-    except KeyboardInterrupt:
-        console.print(f"interrupted; resume with --resume {trainer.save()}")
-        raise typer.Exit(130) from None
+        with stop_on_signals(threading.Event()) as cancel:
+            trainer.run(stages, callback=_progress_bars(), cancel=cancel)
     except TrainingCancelled as e:
-        console.print(str(e))
+        console.print(f"stopped; resume with --resume {e.checkpoint_path}")
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        console.print(f"stopped at once; {out} holds the last saved state, if any")
+        raise typer.Exit(130) from None
+    except WriteError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
     console.print(f"saved {out}")
 
 
@@ -99,8 +127,8 @@ def train_baseline(
         raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
     if threads:
         torch.set_num_threads(threads)
-    cfg = TrainConfig.from_file(config) if config else TrainConfig()
     try:
+        cfg = TrainConfig.from_file(config) if config else TrainConfig()
         run(kind, cfg, out, callback=_progress_bars())
     except (DataFileError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
