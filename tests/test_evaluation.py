@@ -157,6 +157,22 @@ def test_eval_command_verify(tmp_path, tiny_checkpoint):
         assert wrong.exit_code == 2 and "verify" in wrong.output
 
 
+def test_eval_command_refine_lifts_with_a_fitted_latent(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    args = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "40", "--cameras", "seen", "--json", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    plain = json.loads(out.read_text())
+    result = CliRunner().invoke(app, args + ["--refine", "20"])
+    assert result.exit_code == 0, result.output
+    refined = json.loads(out.read_text())
+    assert refined["refine"] == 20 and "refine" not in plain
+    assert refined["retrieval"] == plain["retrieval"]  # the embedding is not refined
+    assert refined["lifting"]["seen"] != plain["lifting"]["seen"]
+    wrong = CliRunner().invoke(app, args + ["--refine", "5", "--method", "2d"])
+    assert wrong.exit_code == 2 and "--refine" in wrong.output
+
+
 def test_eval_command_reports_rescaled_bodies_both_ways(tmp_path, tiny_checkpoint):
     out = tmp_path / "r.json"
     result = CliRunner().invoke(app, [

@@ -51,12 +51,13 @@ class ModelMethod:
 
     model: object
     name: str = "vvipe"
+    refine: int = 0  # steps fitting the latent to the keypoints before lifting (refine.py)
 
     def embed(self, kp2d: np.ndarray) -> np.ndarray:
         return self.model.embed_2d(kp2d)
 
     def lift(self, kp2d: np.ndarray) -> np.ndarray | None:
-        return self.model.lift(kp2d)
+        return self.model.lift(kp2d, refine=self.refine) if self.refine else self.model.lift(kp2d)
 
     def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
         return self.model.embed_3d(poses3d)

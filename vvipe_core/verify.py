@@ -25,7 +25,7 @@ import numpy as np
 from vvipe_core.cameras import normalize_2d
 from vvipe_core.skeleton import H36M17, KP13
 
-_KP13 = np.array(H36M17.indices(KP13.joints))
+KP13_JOINTS = np.array(H36M17.indices(KP13.joints))  # of a (…, 17, …) array
 # An affine camera has 8 unknowns (two per joint): with fewer joints every candidate fits.
 MIN_JOINTS = 6
 
@@ -45,12 +45,16 @@ class CameraFit:
         return self.scale[..., None, None] * rotated + self.offset[..., None, :]
 
 
-def _query(kp2d: np.ndarray, confidence: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """(..., 17|13, 2) keypoints -> KP13 keypoints with NaN as 0, their weights, person size."""
+def keypoint_evidence(
+    kp2d: np.ndarray, confidence: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(..., 17|13, 2) keypoints (NaN = missing) and confidences -> the 13 detector keypoints
+    with missing ones as 0 (..., 13, 2), their weights (..., 13; 0 = missing), and the
+    person's size (...,). The joints of the 3D poses that match them: `KP13_JOINTS`."""
     kp = np.asarray(kp2d, dtype=np.float64)
     weights = np.ones(kp.shape[:-1]) if confidence is None else np.asarray(confidence, np.float64)
     if kp.shape[-2] == H36M17.n:
-        kp, weights = kp[..., _KP13, :], weights[..., _KP13]
+        kp, weights = kp[..., KP13_JOINTS, :], weights[..., KP13_JOINTS]
     elif kp.shape[-2] != KP13.n:
         raise ValueError(f"expected keypoints of 17 or 13 joints, got shape {kp.shape}")
     known = np.isfinite(kp).all(-1) & np.isfinite(weights) & (weights > 0)
@@ -65,9 +69,9 @@ def fit_cameras(
     poses3d (..., K, 17, 3) its candidates in any frame and unit; confidence (..., 17|13)
     detector scores (None: all 1). Raises ValueError where a query has fewer than two of the
     shoulders and hips (it has no size)."""
-    x, w, size = _query(kp2d, confidence)
+    x, w, size = keypoint_evidence(kp2d, confidence)
     poses = np.asarray(poses3d, dtype=np.float64)
-    big_x = poses[..., _KP13, :]  # (..., K, 13, 3)
+    big_x = poses[..., KP13_JOINTS, :]  # (..., K, 13, 3)
     x, w = x[..., None, :, :], w[..., None, :]  # broadcast over the K candidates
     total = np.maximum(w.sum(-1), 1e-12)[..., None]  # (..., 1, 1)
     x_mean = (w[..., None] * x).sum(-2) / total

@@ -34,6 +34,8 @@ def eval_command(
         "candidate (0: off)."),
     verify_blend: float = typer.Option(
         0.0, "--verify-blend", help="Weight of the embedding distance in that re-ranking."),
+    refine: int = typer.Option(
+        0, "--refine", help="Lift with this many steps fitting the latent to the keypoints."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
     device: str = typer.Option("auto"),
 ) -> None:
@@ -53,6 +55,8 @@ def eval_command(
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
     if against == "3d" and method != "vvipe":
         raise typer.BadParameter("--against 3d needs a model with a 3D encoder: --method vvipe")
+    if refine < 0 or (refine and method != "vvipe"):
+        raise typer.BadParameter("--refine STEPS needs --method vvipe and STEPS >= 0")
     start = time.perf_counter()
     try:
         opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against,
@@ -63,7 +67,7 @@ def eval_command(
         pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
-            runner, realign, source = ModelMethod(model), model.realign, model.source
+            runner, realign, source = ModelMethod(model, refine=refine), model.realign, model.source
         elif method == "2d":
             runner, realign, source = Keypoints2DMethod(), "full", None
         else:
@@ -80,6 +84,8 @@ def eval_command(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
+    if refine:
+        result["refine"] = refine
     result["seconds"] = round(time.perf_counter() - start, 1)
     _print_table(result)
     if json_out:
