@@ -45,16 +45,14 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import faiss
+    import faiss  # the search; the check is numpy only
     import numpy as np
-    import torch
 
     from vvipe_core.cameras import SEEN, project, sample_cameras
     from vvipe_core.data import load_poses
     from vvipe_core.gallery import Gallery
 
     faiss.omp_set_num_threads(args.threads)
-    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     poses = load_poses(args.data).poses.astype(np.float32)
     queries = poses[rng.choice(len(poses), args.queries)]
