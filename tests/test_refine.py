@@ -8,7 +8,7 @@ from vvipe_core.verify import fit_cameras
 
 @pytest.fixture(scope="module")
 def keypoints(small_poses):
-    return camera_views(small_poses.poses[:40], "seen", EvalOptions(views=1))[0]
+    return camera_views(small_poses.poses[:40], "seen", EvalOptions(views=2))[0]
 
 
 def _fit_error(poses, kp, confidence=None):
