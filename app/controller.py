@@ -45,6 +45,11 @@ class Controller(QObject):
         self.classifier_path: Path | None = None  # None: the bundled activity classifier
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self._search)
+        self.overlay = False  # draw the selected hit's fitted projection over the picture
+        self._selected: Hit | None = None
+        state.hitsChanged.connect(self._refresh_overlay)
+        for signal in (state.pictureChanged, state.personChanged, state.frameChanged):
+            signal.connect(lambda: state.set_overlay(None))  # the hits were for another one
         state.modelChanged.connect(self._model_changed)
         state.galleryChanged.connect(self._reset_walk_axes)
         state.pictureChanged.connect(self._person_changed)
@@ -206,12 +211,14 @@ class Controller(QObject):
             return
         name = state.picture.path.name if state.picture.path else "picture"
         state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}",
-                                keypoints=person.keypoints))
+                                keypoints=person.keypoints, confidence=person.confidence))
 
     def show_hit(self, hit: Hit) -> None:
         label = f"gallery: {hit.sequence} #{hit.frame} ({hit.activity})"
         latent = self.state.gallery.embeddings[hit.index]
         self.state.set_anchor(Anchor(latent, label, hit.pose, keep_hits=True))
+        self._selected = hit
+        self._refresh_overlay()
 
     def _frame_changed(self) -> None:
         state = self.state
@@ -229,8 +236,9 @@ class Controller(QObject):
         label = sequence.labels[state.frame] if sequence.labels else f"frame {state.frame}"
         latent = state.model.embed_3d(pose[None])[0]
         keypoints = sequence.keypoints[state.frame] if sequence.keypoints is not None else None
+        confidence = sequence.confidence[state.frame] if keypoints is not None else None
         state.set_anchor(Anchor(latent, f"{sequence.path.name}: {label}", pose,
-                                keypoints=keypoints))
+                                keypoints=keypoints, confidence=confidence))
 
     def _show_video_frame(self) -> None:
         """Read synchronously: one seek and decode is a few milliseconds, and a job per frame
@@ -368,8 +376,25 @@ class Controller(QObject):
         state = self.state
         if state.gallery is None or state.latent is None:
             return
+        # What was seen checks the hits, until the walk moves away from it.
+        anchor = state.anchor
+        seen = anchor is not None and anchor.keypoints is not None and self._at_anchor()
+        evidence = (anchor.keypoints, anchor.confidence) if seen else (None, None)
         self.jobs.start("search", "searching the gallery", tasks.search, state.gallery,
-                        state.latent, self.k, on_result=lambda found: state.set_hits(*found))
+                        state.latent, self.k, *evidence,
+                        on_result=lambda found: state.set_hits(*found))
+
+    def set_overlay(self, on: bool) -> None:
+        """Draw the selected hit (the best one until another is clicked) over the picture,
+        through the camera fitted to it."""
+        self.overlay = on
+        self._refresh_overlay()
+
+    def _refresh_overlay(self) -> None:
+        hits = self.state.hits
+        selected = next((h for h in hits if h is self._selected), hits[0] if hits else None)
+        on = self.overlay and selected is not None
+        self.state.set_overlay(selected.projected if on else None)
 
     # -- the user's pose library -----------------------------------------------------------
     def build_library(self, directory: Path, paths: list[Path]) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.skeleton_view import BONES, JOINT_COLOURS
 
 MISSING = QColor(150, 150, 150)
+OVERLAY = QColor(255, 214, 0)  # a gallery pose laid on the picture: one colour, apart from joints
 
 
 def _qcolor(rgba: np.ndarray, alpha: float = 1.0) -> QColor:
@@ -63,6 +64,19 @@ def paint_skeleton(
         painter.drawEllipse(point, radius, radius)
 
 
+def paint_overlay(painter: QPainter, points: np.ndarray, transform: QTransform,
+                  width: float = 2.5) -> None:
+    """Bones and joints of (17, 2) points in one colour (a fitted projection)."""
+    mapped = [transform.map(QPointF(float(x), float(y))) for x, y in points]
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(OVERLAY, width))
+    for parent, child in BONES:
+        painter.drawLine(mapped[parent], mapped[child])
+    painter.setBrush(OVERLAY)
+    for point in mapped:
+        painter.drawEllipse(point, width, width)
+
+
 def bounds(points: np.ndarray) -> QRectF:
     finite = points[np.isfinite(points).all(axis=1)]
     return QPolygonF([QPointF(float(x), float(y)) for x, y in finite]).boundingRect()
@@ -96,6 +110,7 @@ class PictureView(QWidget):
         self._points: np.ndarray | None = None
         self._confidence: np.ndarray | None = None
         self._missing: np.ndarray | None = None
+        self._overlay: np.ndarray | None = None
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -112,6 +127,15 @@ class PictureView(QWidget):
     def keypoints(self) -> np.ndarray | None:
         return None if self._points is None else self._points.copy()
 
+    def set_overlay(self, points: np.ndarray | None) -> None:
+        """(17, 2) points in the picture's pixels drawn over it (None: nothing)."""
+        self._overlay = points
+        self.update()
+
+    def image_transform(self) -> QTransform:
+        """Picture pixels -> widget pixels."""
+        return fit_transform(QRectF(0, 0, *self._size), QRectF(self.rect()), margin=2.0)
+
     def image(self) -> QImage | None:
         return self._image
 
@@ -125,7 +149,7 @@ class PictureView(QWidget):
             painter.end()
             return
         frame = QRectF(0, 0, *self._size)
-        transform = fit_transform(frame, QRectF(self.rect()), margin=2.0)
+        transform = self.image_transform()
         if self._image is not None:
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(transform.mapRect(frame), self._image)
@@ -133,6 +157,8 @@ class PictureView(QWidget):
             painter.fillRect(transform.mapRect(frame), QColor("#444444"))
         if self._points is not None:
             paint_skeleton(painter, self._points, transform, self._confidence, self._missing)
+        if self._overlay is not None:
+            paint_overlay(painter, self._overlay, transform)
         painter.end()
 
 

@@ -62,9 +62,14 @@ class LibraryPanel(QWidget):
         self.hits.setGridSize(QSize(THUMBNAIL.width() + 24, THUMBNAIL.height() + 56))
         self.hits.itemDoubleClicked.connect(
             lambda item: controller.open_library_hit(item.data(HIT_ROLE)))
+        # Unlike the gallery, a library holds no true 3D poses to fit to the photo.
+        self.ranking = QLabel("Hits are ranked by embedding distance only (the library stores no "
+                              "3D poses to check them against the photo).")
+        self.ranking.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.info)
+        layout.addWidget(self.ranking)
         layout.addWidget(self.hits, 1)
         state.libraryChanged.connect(self._library_changed)
         state.libraryHitsChanged.connect(self._hits_changed)

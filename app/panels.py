@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QGridLayout,
@@ -31,8 +32,12 @@ from app.controller import Controller
 from app.drawing import PictureView, SketchView, sketch_pixmap
 from app.skeleton_view import SkeletonView
 from app.state import AppState
+from vvipe_core.gallery import VERIFY_K
 
 SIGMA_MAX = 1.5
+FIT_HINT = ("fit error {:.1f} %: seen through the camera that fits it best, this pose lands "
+            "that far from the photo's keypoints, per joint on average, in parts of the "
+            "person's size (0 % explains the photo exactly); ")
 THUMBNAIL = QSize(72, 96)
 
 
@@ -66,6 +71,7 @@ class PicturePanel(QWidget):
         state.sequenceChanged.connect(self._sequence_changed)
         state.frameChanged.connect(self._frame_changed)
         state.videoFrameChanged.connect(self._video_frame_changed)
+        state.overlayChanged.connect(lambda: self.view.set_overlay(state.overlay))
 
     def _picture_changed(self) -> None:
         picture, people = self.state.picture, self.state.people
@@ -280,7 +286,10 @@ class LatentPanel(QWidget):
 
 
 class GalleryPanel(QWidget):
-    """The k gallery poses nearest to the current embedding; clicking one shows it in 3D."""
+    """The k gallery poses nearest to the current embedding; clicking one shows it in 3D.
+
+    For a photo (or video frame) the nearest ones are checked against its keypoints and shown
+    best fit first, with their fit error; the overlay lays the selected one on the picture."""
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
@@ -293,24 +302,39 @@ class GalleryPanel(QWidget):
         self.list.setIconSize(THUMBNAIL)
         self.list.setSpacing(2)
         self.list.itemClicked.connect(self._clicked)
+        self.overlay = QCheckBox("Lay on the photo")
+        self.overlay.setToolTip("Draw the selected pose (the best one until you click another) "
+                                "over the photo, through the camera that fits it best")
+        self.overlay.toggled.connect(controller.set_overlay)
+        self.ranking = QLabel()
+        self.ranking.setWordWrap(True)
         header = QHBoxLayout()
         header.addWidget(QLabel("Similar poses, k ="))
         header.addWidget(self.k)
         header.addStretch(1)
+        header.addWidget(self.overlay)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.ranking)
         layout.addWidget(self.list, 1)
         state.hitsChanged.connect(self._hits_changed)
 
     def _hits_changed(self) -> None:
         self.list.clear()
         hits = self.state.hits
+        verified = bool(hits) and hits[0].verified
+        self.ranking.setText(
+            "" if not hits else f"Best fit to the photo first: the nearest {VERIFY_K} in the "
+            "embedding, each seen through the camera that fits it best" if verified else
+            "Nearest in the embedding first (nothing seen to check them against)")
         for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
+            fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
             item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
-                                   f"{hit.distance:.3f}\n{hit.sequence} #{hit.frame}\n"
-                                   f"{hit.activity}")
+                                   f"{fit}distance {hit.distance:.3f}\n"
+                                   f"{hit.sequence} #{hit.frame}\n{hit.activity}")
             item.setData(Qt.ItemDataRole.UserRole, hit.index)
-            item.setToolTip(f"distance {hit.distance:.4f} in the embedding; "
+            item.setToolTip((FIT_HINT.format(100 * hit.fit) if hit.verified else "")
+                            + f"distance {hit.distance:.4f} in the embedding; "
                             f"CMU take {hit.sequence}, frame {hit.frame}")
             self.list.addItem(item)
 
@@ -318,7 +342,16 @@ class GalleryPanel(QWidget):
         self.controller.show_hit(self.state.hits[self.list.row(item)])
 
     def distances(self) -> list[float]:
-        return [float(self.list.item(i).text().split("\n")[0]) for i in range(self.list.count())]
+        return self._numbers("distance ")
+
+    def fit_errors(self) -> list[float]:
+        """As shown, in percent."""
+        return self._numbers("fit error ")
+
+    def _numbers(self, prefix: str) -> list[float]:
+        lines = (self.list.item(i).text().split("\n") for i in range(self.list.count()))
+        return [float(line[len(prefix):].rstrip(" %")) for item in lines for line in item
+                if line.startswith(prefix)]
 
 
 class ComparePanel(QWidget):

@@ -43,6 +43,7 @@ class Anchor:
     pose: np.ndarray | None = None
     keep_hits: bool = False
     keypoints: np.ndarray | None = None  # (17, 2) what was seen (a photo's person, a frame)
+    confidence: np.ndarray | None = None  # (17,) the detector's, for those keypoints
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class AppState(QObject):
     classifierChanged = Signal()  # the activity classifier, or why there is none
     activityChanged = Signal()  # the shown pose's top labels
     activityTrackChanged = Signal()  # the sequence's label track
+    overlayChanged = Signal()  # a gallery hit's fitted projection over the picture
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -139,6 +141,7 @@ class AppState(QObject):
         self.classifier_note = ""  # why there is no classifier
         self.activity: list[tuple[str, float]] = []  # (label, score), best first
         self.activity_track: list[Segment] = []  # in the sequence's frames
+        self.overlay: np.ndarray | None = None  # (17, 2) picture pixels
 
     def _update(self, signal: Signal, **values: Any) -> bool:
         if all(_same(getattr(self, k), v) for k, v in values.items()):
@@ -213,6 +216,9 @@ class AppState(QObject):
 
     def set_activity_track(self, track: list[Segment]) -> None:
         self._update(self.activityTrackChanged, activity_track=track)
+
+    def set_overlay(self, points: np.ndarray | None) -> None:
+        self._update(self.overlayChanged, overlay=points)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self._update(self.messageChanged, message=text, message_is_error=error)

@@ -64,9 +64,13 @@ def load_gallery(path: Path | None) -> Gallery:
     return Gallery.load(path)
 
 
-def search(gallery: Gallery, latent: np.ndarray, k: int) -> tuple[list[Hit], np.ndarray]:
-    """The k nearest gallery poses and their front views (for thumbnails)."""
-    hits = gallery.search(latent, k)
+def search(
+    gallery: Gallery, latent: np.ndarray, k: int, keypoints: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+) -> tuple[list[Hit], np.ndarray]:
+    """The k nearest gallery poses (checked against the keypoints when given) and their front
+    views (for thumbnails)."""
+    hits = gallery.search(latent, k, keypoints, confidence)
     return hits, front_views(np.stack([hit.pose for hit in hits]))
 
 

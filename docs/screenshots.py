@@ -63,6 +63,11 @@ def main() -> None:
     window.show()
     shoot(app, window, args.out / "screenshot_main.png")
 
+    # Similar poses checked against the photo, the best one laid on it.
+    window.gallery_panel.overlay.setChecked(True)
+    shoot(app, window, args.out / "screenshot_verified.png")
+    window.gallery_panel.overlay.setChecked(False)
+
     for slider, step in zip(window.latent_panel.sliders, (-1.5, 1.0)):
         slider.setValue(slider.value() + step)
     shoot(app, window, args.out / "screenshot_latent.png")

@@ -55,6 +55,24 @@ def test_against_3d_queries_every_view_against_the_3d_embeddings(small_poses):
     assert shuffled["retrieval"]["seen"]["hit@1"] < 0.5
 
 
+def test_verification_finds_the_pictured_pose_wherever_the_embedding_put_it(small_poses):
+    poses = small_poses.poses[:300]
+    opts = EvalOptions(views=2, cameras=("unseen",), against="3d", verify=len(poses))
+    result = evaluate(poses, _ShuffledGalleryMethod(poses), opts)
+    assert result["verify"] == len(poses) and result["verify_blend"] == 0.0
+    assert result["retrieval"]["unseen"]["hit@1"] > 0.95
+    assert result["verify_ms_per_query"]["unseen"] > 0
+    # Checking only the embedding's top 5 cannot find what the embedding missed.
+    few = evaluate(poses, _ShuffledGalleryMethod(poses), EvalOptions(
+        views=2, cameras=("unseen",), against="3d", verify=5))
+    assert few["retrieval"]["unseen"]["hit@1"] < 0.5
+
+
+def test_verification_needs_a_3d_gallery(small_poses):
+    with pytest.raises(ValueError, match="needs against 3d"):
+        evaluate(small_poses.poses, _TruthMethod(small_poses.poses), EvalOptions(verify=10))
+
+
 def test_against_3d_needs_a_3d_encoder(small_poses):
     with pytest.raises(ValueError, match="no 3D embedding"):
         evaluate(small_poses.poses, Keypoints2DMethod(), EvalOptions(against="3d"))
@@ -122,6 +140,37 @@ def test_eval_command_against_3d(tmp_path, tiny_checkpoint):
     assert 0.0 < r["retrieval"]["seen"]["hit@20"] <= 1.0
     wrong = CliRunner().invoke(app, args[:-2] + ["--method", "2d"])
     assert wrong.exit_code == 2 and "--against 3d" in wrong.output
+
+
+def test_eval_command_verify(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    args = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "100", "--cameras", "seen", "--against", "3d", "--verify", "30",
+            "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "top 30 verified" in result.output and "ms per query" in result.output
+    r = json.loads(out.read_text())
+    assert r["verify"] == 30 and r["verify_ms_per_query"]["seen"] > 0
+    for bad in (["--against", "2d"], ["--verify", "-1"], ["--verify-blend", "-1"]):
+        wrong = CliRunner().invoke(app, args[:-2] + bad)
+        assert wrong.exit_code == 2 and "verify" in wrong.output
+
+
+def test_eval_command_refine_lifts_with_a_fitted_latent(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    args = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "40", "--cameras", "seen", "--json", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    plain = json.loads(out.read_text())
+    result = CliRunner().invoke(app, args + ["--refine", "20"])
+    assert result.exit_code == 0, result.output
+    refined = json.loads(out.read_text())
+    assert refined["refine"] == 20 and "refine" not in plain
+    assert refined["retrieval"] == plain["retrieval"]  # the embedding is not refined
+    assert refined["lifting"]["seen"] != plain["lifting"]["seen"]
+    wrong = CliRunner().invoke(app, args + ["--refine", "5", "--method", "2d"])
+    assert wrong.exit_code == 2 and "--refine" in wrong.output
 
 
 def test_eval_command_reports_rescaled_bodies_both_ways(tmp_path, tiny_checkpoint):

@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import SMALL_POSES
+from vvipe_core.cameras import CameraRanges, project, sample_cameras
 from vvipe_core.cli import app
 from vvipe_core.gallery import (
     Gallery,
@@ -14,6 +15,7 @@ from vvipe_core.gallery import (
     select_diverse,
     stratified_pool,
 )
+from vvipe_core.skeleton import H36M17
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,30 @@ def test_search_finds_itself_first_sorted_by_distance(gallery):
     expected = np.linalg.norm(gallery.embeddings - gallery.embeddings[7], axis=1)
     np.testing.assert_allclose(distances, np.sort(expected)[:5], atol=1e-3)
     assert hits[1].pose.shape == (17, 3)
+
+
+def test_search_with_keypoints_puts_the_pictured_pose_first_and_lays_it_on_them(gallery):
+    pose = 37
+    cams = sample_cameras(np.zeros((1, 3)), CameraRanges(distance_m=(40.0, 40.0),
+                                                         focal_px=(8000.0, 8000.0)), 3)
+    kp = project(gallery.poses[pose:pose + 1] * 250.0, cams)[0]  # a far camera: orthographic
+    kp[H36M17.index("l_wrist")] = np.nan  # missing joints are left out
+    confidence = np.linspace(0.5, 1.0, 17)
+    z = gallery.embeddings[(pose + 20) % len(gallery)]  # the embedding points elsewhere
+    plain = gallery.search(z, k=5)
+    assert plain[0].index != pose and not any(hit.verified for hit in plain)
+    hits = gallery.search(z, k=5, keypoints=kp, confidence=confidence, verify=len(gallery))
+    assert hits[0].index == pose and hits[0].fit < 1e-3
+    fits = [hit.fit for hit in hits]
+    assert fits == sorted(fits) and all(hit.verified for hit in hits)
+    known = np.isfinite(kp).all(1)
+    np.testing.assert_allclose(hits[0].projected[known], kp[known], atol=0.5)  # pixels
+    assert np.isfinite(hits[0].projected).all()  # the missing wrist is drawn where it fits
+    assert hits[0].distance == pytest.approx(
+        float(np.linalg.norm(gallery.embeddings[pose] - z)), rel=1e-4)
+    # Checking only the nearest 5 keeps the embedding's choice of poses.
+    few = gallery.search(z, k=5, keypoints=kp, verify=5)
+    assert {hit.index for hit in few} == {hit.index for hit in plain}
 
 
 def test_latent_axes_are_orthonormal_and_move_along_them(gallery):

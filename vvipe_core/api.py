@@ -11,6 +11,7 @@ from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
 from vvipe_core.models import PoseVAE, build_mapper
+from vvipe_core.refine import refine_latents
 from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
 from vvipe_core.train import select_device
 
@@ -83,9 +84,18 @@ class VVIPE:
         features, _ = keypoint_features(_check_2d(kp2d), _skeleton_2d(kp2d))
         return self._numpy(self.mapper(self._tensor(features)))
 
-    def lift(self, kp2d: np.ndarray) -> np.ndarray:
-        """(N, 17|13, 2) keypoints -> (N, 17, 3) canonical 3D poses (embed_2d, then decode)."""
-        return self.decode(self.embed_2d(kp2d))
+    def lift(
+        self, kp2d: np.ndarray, refine: int = 0, confidence: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(N, 17|13, 2) keypoints -> (N, 17, 3) canonical 3D poses (embed_2d, then decode).
+
+        `refine` > 0: that many steps fitting the embedding to the keypoints first, weighted by
+        the detector's `confidence` (N, 17|13) (vvipe_core/refine.py, measured in RESULTS.md).
+        """
+        z = self.embed_2d(kp2d)
+        if refine > 0:
+            z = refine_latents(self, _check_2d(kp2d), z, confidence, steps=refine)
+        return self.decode(z)
 
     @staticmethod
     def missing_mask(kp2d: np.ndarray) -> np.ndarray:

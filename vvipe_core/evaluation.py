@@ -10,6 +10,7 @@ canonical 3D pose. Everything is batched: one embedding pass per view, one faiss
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +24,7 @@ from vvipe_core.errors import OptionError
 from vvipe_core.index import PoseIndex
 from vvipe_core.metrics import errors_mm, hits_at_k, np_mpjpe
 from vvipe_core.skeleton import H36M17
+from vvipe_core.verify import rerank
 
 KS = (1, 10, 20)
 
@@ -49,12 +51,13 @@ class ModelMethod:
 
     model: object
     name: str = "vvipe"
+    refine: int = 0  # steps fitting the latent to the keypoints before lifting (refine.py)
 
     def embed(self, kp2d: np.ndarray) -> np.ndarray:
         return self.model.embed_2d(kp2d)
 
     def lift(self, kp2d: np.ndarray) -> np.ndarray | None:
-        return self.model.lift(kp2d)
+        return self.model.lift(kp2d, refine=self.refine) if self.refine else self.model.lift(kp2d)
 
     def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
         return self.model.embed_3d(poses3d)
@@ -83,6 +86,8 @@ class EvalOptions:
     max_poses: int | None = None
     seed: int = 0
     against: str = "2d"  # "2d": other views' 2D; "3d": embed_3d of the clean 3D poses
+    verify: int = 0  # with against="3d": re-rank the top `verify` by a camera fit (verify.py)
+    verify_blend: float = 0.0  # weight of the embedding distance in that re-ranking
 
     def __post_init__(self) -> None:
         """Every option in its range, so what the results report is what was evaluated."""
@@ -97,6 +102,10 @@ class EvalOptions:
             "max_poses": (self.max_poses is None or self.max_poses >= 1, "at least 1"),
             "seed": (self.seed >= 0, "at least 0"),
             "against": (self.against in ("2d", "3d"), "2d or 3d"),
+            "verify": (self.verify >= 0 and (self.verify == 0 or self.against == "3d"),
+                       "at least 0, and needs against 3d (a gallery of 3D poses)"),
+            "verify_blend": (math.isfinite(self.verify_blend) and self.verify_blend >= 0,
+                             "a number ≥ 0"),
         }
         for name, (ok, allowed) in checks.items():
             if not ok:
@@ -140,12 +149,34 @@ def camera_views(
     return np.stack(views)
 
 
+@dataclass
+class Verification:
+    """Re-rank a 3D gallery's answers by fitting each candidate to the query's keypoints."""
+
+    keypoints: np.ndarray  # (views, N, 17, 2) the queries
+    poses: np.ndarray  # (N, 17, 3) the gallery's 3D poses
+    k: int
+    blend: float = 0.0
+    seconds: float = 0.0  # spent re-ranking so far
+    queries: int = 0
+
+    def __call__(self, view: int, ids: np.ndarray, distances: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        ids = rerank(self.keypoints[view], ids, np.sqrt(np.maximum(distances, 0)), self.poses,
+                     k=self.k, blend=self.blend).ids
+        self.seconds += time.perf_counter() - start
+        self.queries += len(ids)
+        return ids
+
+
 def retrieval(
     embeddings: np.ndarray, truths: dict[str, np.ndarray], gallery: np.ndarray | None = None,
+    verify: Verification | None = None,
 ) -> dict[str, dict[str, float]]:
     """embeddings (views, N, D) -> Hit@k for each named normalised 3D truth (N, 17, 3) that
     judges the hits (one search serves them all). Without `gallery`, averaged over ordered view
-    pairs; with a `gallery` (N, D) of the same poses' 3D embeddings, every view queries it."""
+    pairs; with a `gallery` (N, D) of the same poses' 3D embeddings, every view queries it, and
+    `verify` may re-rank its answers."""
     n_views = len(embeddings)
     targets = list(embeddings) if gallery is None else [gallery]
     scores: dict[str, list] = {name: [] for name in truths}
@@ -154,7 +185,10 @@ def retrieval(
         index.add(target)
         for a in range(n_views):
             if gallery is not None or a != b:
-                _, ids = index.search(embeddings[a], max(KS))
+                depth = max(KS) if verify is None else max(*KS, verify.k)
+                distances, ids = index.search(embeddings[a], depth)
+                if verify is not None:
+                    ids = verify(a, ids, distances)[:, :max(KS)]
                 for name, truth in truths.items():
                     scores[name].append(hits_at_k(truth, truth[ids], KS))
     return {name: {key: float(np.mean([s[key] for s in runs])) for key in runs[0]}
@@ -201,6 +235,9 @@ def evaluate(
               "views": opts.views, "noise_px": opts.noise_px, "drop_joints": opts.drop_joints,
               "bone_scale": opts.bone_scale, "against": opts.against,
               } | {name: {} for name in truths} | {"lifting": {}}
+    if opts.verify:
+        result |= {"verify": opts.verify, "verify_blend": opts.verify_blend,
+                   "verify_ms_per_query": {}}
     gallery = method.embed_3d(poses) if opts.against == "3d" else None
     sets = {name: CAMERA_SETS[name] for name in opts.cameras} | (extra_sets or {})
     for camera_set, ranges in sets.items():
@@ -208,8 +245,12 @@ def evaluate(
             progress(camera_set)
         views = camera_views(poses, camera_set, opts, ranges)
         embeddings = np.stack([method.embed(v) for v in views])
-        for name, hits in retrieval(embeddings, truths, gallery).items():
+        verify = Verification(views, poses, opts.verify, opts.verify_blend) if opts.verify \
+            else None
+        for name, hits in retrieval(embeddings, truths, gallery, verify).items():
             result[name][camera_set] = hits
+        if verify is not None:
+            result["verify_ms_per_query"][camera_set] = 1000 * verify.seconds / verify.queries
         lifted = [method.lift(v) for v in views]
         if lifted[0] is not None:
             result["lifting"][camera_set] = lifting(np.stack(lifted), canonical, scale)

@@ -61,11 +61,11 @@ def test_variation_resamples_around_the_latent(window, qtbot, tiny_model):
                                tiny_model.decode(second[None])[0], atol=1e-6)
 
 
-def test_gallery_lists_k_hits_by_distance_and_a_click_shows_one(window, qtbot):
+def test_gallery_lists_k_hits_by_fit_and_a_click_shows_one(window, qtbot):
     window.gallery_panel.k.setValue(5)
     wait_idle(qtbot, window, lambda: window.gallery_panel.list.count() == 5)
-    distances = window.gallery_panel.distances()
-    assert distances == sorted(distances)
+    fits = window.gallery_panel.fit_errors()  # a photo's hits are checked against it
+    assert len(fits) == 5 and fits == sorted(fits)
     hit = window.state.hits[2]
     item = window.gallery_panel.list.item(2)
     assert hit.sequence in item.text()

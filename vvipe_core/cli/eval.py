@@ -29,6 +29,13 @@ def eval_command(
     against: str = typer.Option(
         "2d", help="2d: query other views' 2D; 3d: query embed_3d of the clean 3D poses (the "
         "app's gallery path)."),
+    verify: int = typer.Option(
+        0, "--verify", help="With --against 3d: re-rank the top K by fitting a camera to each "
+        "candidate (0: off)."),
+    verify_blend: float = typer.Option(
+        0.0, "--verify-blend", help="Weight of the embedding distance in that re-ranking."),
+    refine: int = typer.Option(
+        0, "--refine", help="Lift with this many steps fitting the latent to the keypoints."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
     device: str = typer.Option("auto"),
 ) -> None:
@@ -48,16 +55,19 @@ def eval_command(
         raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)}")
     if against == "3d" and method != "vvipe":
         raise typer.BadParameter("--against 3d needs a model with a 3D encoder: --method vvipe")
+    if refine < 0 or (refine and method != "vvipe"):
+        raise typer.BadParameter("--refine STEPS needs --method vvipe and STEPS >= 0")
     start = time.perf_counter()
     try:
-        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against)
+        opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against,
+                           verify, verify_blend)
         select_device(device)
         if json_out:
             check_writable(json_out)
         pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
-            runner, realign, source = ModelMethod(model), model.realign, model.source
+            runner, realign, source = ModelMethod(model, refine=refine), model.realign, model.source
         elif method == "2d":
             runner, realign, source = Keypoints2DMethod(), "full", None
         else:
@@ -74,6 +84,8 @@ def eval_command(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
     result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
+    if refine:
+        result["refine"] = refine
     result["seconds"] = round(time.perf_counter() - start, 1)
     _print_table(result)
     if json_out:
@@ -87,6 +99,8 @@ def eval_command(
 
 def _print_table(result: dict) -> None:
     query = "2D views -> 3D gallery" if result["against"] == "3d" else f"{result['views']} views"
+    if result.get("verify"):
+        query += f", top {result['verify']} verified"
     table = Table(title=f"{result['method']} on {result['n_poses']:,} poses × {query}"
                   f" (noise {result['noise_px']} px) in {result['seconds']} s")
     for col in ("cameras", "Hit@1", "Hit@10", "Hit@20", "MPJPE mm", "PA-MPJPE mm", "NP-MPJPE"):
@@ -100,6 +114,9 @@ def _print_table(result: dict) -> None:
         table.add_row(f"{cams}, by pose", *_hit_cells(hits), *["–"] * 3)
     if "retrieval_same_pose" in result:
         table.caption = "by pose: the same pose on any body is a hit (judged before the bones were rescaled)"
+    if result.get("verify"):
+        table.caption = "re-ranking: " + ", ".join(
+            f"{cams} {ms:.2f} ms per query" for cams, ms in result["verify_ms_per_query"].items())
     console.print(table)
 
 
