@@ -17,24 +17,18 @@ from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.api import VVIPE
-from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import DetectionError, ExportError, NoPersonFound, VVIPEError
 from vvipe_core.export import WRITERS, PoseSequence, save_poses
 from vvipe_core.images import IMAGE_SUFFIXES
-from vvipe_core.lifting import lift_keypoints, lift_track
+from vvipe_core.lifting import lift_keypoints, lift_track, pose_sequence
 from vvipe_core.smoothing import DEFAULT_SMOOTHING
 from vvipe_core.tracking import track_people
 from vvipe_core.video import VIDEO_SUFFIXES, PoseTrack, VideoDetection, track_main_person
 
 console = Console()
 errors = Console(stderr=True)
-UNITS = "mm"
-SCALE_NOTE = (
-    f"canonical poses (torso length 1) times NOMINAL_TORSO_MM = {NOMINAL_TORSO_MM}: a nominal "
-    "adult size, not the person's measured size"
-)
 
 
 @dataclass
@@ -124,11 +118,6 @@ def _kind(path: Path) -> Runner:
     if not path.exists():
         raise DetectionError(path, "no such file or folder")
     return _video if path.suffix.lower() in VIDEO_SUFFIXES else _picture
-
-
-def pose_sequence(poses: np.ndarray, **facts: object) -> PoseSequence:
-    """Canonical poses as the file `vvipe lift` writes (nominal millimetres)."""
-    return PoseSequence(poses * NOMINAL_TORSO_MM, units=UNITS, meta={"scale": SCALE_NOTE}, **facts)
 
 
 def _picture(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings) -> Outcome:
