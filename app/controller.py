@@ -181,6 +181,15 @@ class Controller(QObject):
         self._refresh_comparisons()
 
     def select_person(self, index: int) -> None:
+        """The index-th person of the picture, or of the video's tracked people."""
+        sequence = self.state.sequence
+        if sequence is not None and sequence.people:
+            person = list(sequence.people)[index]
+            if person != sequence.person:
+                frame = self.state.frame
+                self.state.set_sequence(replace(sequence.people[person], people=sequence.people))
+                self.state.set_frame(frame)
+            return
         self.state.set_person(index)
 
     def _clear_pose(self) -> None:
