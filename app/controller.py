@@ -147,6 +147,10 @@ class Controller(QObject):
         if not people:
             self.error(f"{picture.path}: no person found in the picture")
 
+    def show_picture(self, picture: Picture, people: list) -> None:
+        """A picture whose people were found elsewhere (a live snapshot), shown as if opened."""
+        self._picture_detected((picture, people))
+
     def _sequence_loaded(self, sequence: Sequence) -> None:
         self.state.set_picture(None, [])
         self.state.set_sequence(sequence)

@@ -157,7 +157,7 @@ def test_the_recording_is_valid_json_while_recording(tmp_path: Path,
     recorder = live.Recorder(tmp_path / "rec.json", 25.0, all_people=False)
     image = live.LoadedImage(np.zeros((4, 4, 3), np.uint8), (4, 4))
     pose = np.zeros((17, 3), np.float32)
-    person = live.LivePerson(1, np.zeros((17, 2)), np.ones(17), pose, (0, 0, 1, 1))
+    person = live.LivePerson(1, np.zeros((17, 2)), np.ones(17), pose, None)
     recorder.add(live.LiveFrame(7, 0.28, 0.0, image, [person]))
     recorder.add(live.LiveFrame(8, 0.32, 0.0, image, []))
     data = json.loads((tmp_path / "rec.json").read_text())  # saved by add(), not at the end

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from vvipe_core.detect import PoseDetector
+from vvipe_core.detect import Pose2D, PoseDetector
 from vvipe_core.errors import VideoReadError
 from vvipe_core.export import save_poses
 from vvipe_core.images import LoadedImage, fit_within
@@ -156,7 +156,7 @@ class LivePerson:
     keypoints: np.ndarray  # (17, 2) smoothed pixels, NaN = missing
     confidence: np.ndarray  # (17,)
     pose: np.ndarray  # (17, 3) canonical, smoothed; NaN when it could not be lifted
-    box: tuple[float, float, float, float]
+    detection: Pose2D  # as detected, before smoothing
 
 
 @dataclass(frozen=True)
@@ -191,14 +191,15 @@ class LivePipeline:
         poses = self._session.detect(frame.image, self._last_ms)
         clock = self._lap("detect", clock)
         ids = self._tracker.update(poses, frame.time_s)
-        chosen = list(zip(ids, poses)) if self.all_people else self._follow_main(ids, poses)
+        chosen = (sorted(zip(ids, poses), key=lambda pair: pair[0]) if self.all_people
+                  else self._follow_main(ids, poses))
         keypoints = np.stack([self._smoother(i, frame.time_s)[0](p.keypoints, frame.time_s)
                               for i, p in chosen]) if chosen else np.zeros((0, H36M17.n, 2))
         clock = self._lap("track", clock)
         lifted = lift_keypoints(self.model, keypoints)
         people = [LivePerson(i, k.astype(np.float32), p.confidence,
                              self._smoother(i, frame.time_s)[1](pose, frame.time_s)
-                             .astype(np.float32), p.box)
+                             .astype(np.float32), p)
                   for (i, p), k, pose in zip(chosen, keypoints, lifted)]
         self._lifted_at = self._lap("lift", clock)
         return LiveFrame(frame.index, frame.time_s, frame.read_at, frame.image, people)
