@@ -163,7 +163,7 @@ class LivePanel(QWidget):
         self._search_timer.timeout.connect(self._search)
         self._status_timer = QTimer(self, interval=STATUS_EVERY_MS)
         self._status_timer.timeout.connect(self._show_status)
-        self._started_at = 0.0
+        self._started_at = self._ended_at = 0.0
 
     # -- start / stop ------------------------------------------------------------------------
     def open_source(self, source: str) -> None:
@@ -190,6 +190,7 @@ class LivePanel(QWidget):
         runner.failed.connect(lambda message: runner is self.runner and self._failed(message))
         self.runner = runner
         self.drawn, self.latencies, self._started_at = 0, [], time.perf_counter()
+        self._ended_at = 0.0
         self.status.setText(f"starting {self.source.text()}…")
         self.runner.start()
         self._search_timer.start()
@@ -215,6 +216,7 @@ class LivePanel(QWidget):
         self.controller.error(message)
 
     def _finish(self) -> None:
+        self._ended_at = time.perf_counter()
         self._show_status()
         self.start_stop.setChecked(False)
 
@@ -258,7 +260,7 @@ class LivePanel(QWidget):
             self._query = main.pose
 
     def _show_status(self) -> None:
-        seconds = max(time.perf_counter() - self._started_at, 1e-9)
+        seconds = max((self._ended_at or time.perf_counter()) - self._started_at, 1e-9)
         latency = (f" · read → drawn {1000 * statistics.median(self.latencies):.0f} ms (median)"
                    if self.latencies else "")
         self.status.setText(f"{self.drawn} frames drawn · {self.drawn / seconds:.1f} fps"
