@@ -26,7 +26,9 @@ from vvipe_core.video import VIDEO_SUFFIXES
 # Errors whose message already names the file and the reason: shown as they are.
 USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
 MAX_COMPARED = 4
-SEARCH_DELAY_MS = 30  # slider drags ask for many searches; only the last one matters
+# Slider drags and playback ask for many searches: at most one per SEARCH_DELAY_MS, for the
+# pose shown when it fires (a throttle: a steady stream of requests still gets answers).
+SEARCH_DELAY_MS = 30
 
 
 class Controller(QObject):
@@ -336,7 +338,7 @@ class Controller(QObject):
         state.set_view(latent, pose)
         self._refresh_activity()
         self.message(anchor.label if at_anchor else f"{anchor.label}, moved in the embedding")
-        if not (exact and anchor.keep_hits):
+        if not (exact and anchor.keep_hits) and not self._search_timer.isActive():
             self._search_timer.start()
 
     # -- activity recognition --------------------------------------------------------------

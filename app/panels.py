@@ -2,6 +2,7 @@
 controller; none computes anything."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +161,14 @@ class PosePanel(QWidget):
 
 class Timeline(QWidget):
     """Frame slider with the activity label track under it, play/pause and frame steps for
-    videos and pose files; hidden otherwise."""
+    videos and pose files; hidden otherwise. Playing follows the clock at the clip's frame
+    rate: when showing a frame takes longer than a frame lasts, frames are skipped."""
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.controller = state, controller
+        self.clock = time.monotonic  # tests replace it
+        self._played_from = (0.0, 0)  # (clock, frame) when play was pressed
         self.previous = QPushButton("◀", toolTip="Previous frame", maximumWidth=32)
         self.previous.clicked.connect(lambda: controller.step_frame(-1))
         self.next = QPushButton("▶", toolTip="Next frame", maximumWidth=32)
@@ -212,12 +216,18 @@ class Timeline(QWidget):
     def _toggle(self, playing: bool) -> None:
         self.play.setText("Pause" if playing else "Play")
         if playing:
+            self._played_from = (self.clock(), self.state.frame)
             self._timer.start()
         else:
             self._timer.stop()
 
     def _step(self) -> None:
-        self.next.click()
+        sequence = self.state.sequence
+        if sequence is None:
+            return
+        started, first = self._played_from
+        frame = first + int((self.clock() - started) * sequence.fps)
+        self.controller.set_frame(frame % len(sequence.poses))
 
 
 class LatentPanel(QWidget):

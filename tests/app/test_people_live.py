@@ -85,3 +85,23 @@ def test_a_camera_that_cannot_be_opened_says_so_and_the_window_lives_on(window, 
     assert live.start_stop.text() == "Start" and not live.running()
     drop_files(window, [Y_POSE])  # the window still works
     wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+
+
+def test_playback_keeps_the_clock_and_similar_poses_follow_the_frame(window, qtbot, tmp_path):
+    video = tmp_path / "clip.avi"
+    write_people_video(video, 12)  # 10 fps
+    drop_files(window, [video])
+    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
+    timeline = window.pose_panel.timeline
+    now = [100.0]
+    timeline.clock = lambda: now[0]
+    searched_at: list[int] = []
+    window.state.hitsChanged.connect(lambda: searched_at.append(window.state.frame))
+    timeline.play.click()
+    now[0] += 0.55  # showing frames took 0.55 s: frames 1 to 4 are skipped, not slowed down
+    qtbot.waitUntil(lambda: window.state.frame == 5, timeout=5000)
+    now[0] += 0.3
+    qtbot.waitUntil(lambda: window.state.frame == 8, timeout=5000)
+    qtbot.waitUntil(lambda: 8 in searched_at, timeout=5000)  # while still playing
+    assert timeline.play.isChecked() and 1 not in searched_at
+    timeline.play.click()
