@@ -163,3 +163,24 @@ def test_the_recording_is_valid_json_while_recording(tmp_path: Path,
     data = json.loads((tmp_path / "rec.json").read_text())  # saved by add(), not at the end
     assert [f["index"] for f in data["frames"]] == [7, 8]
     assert data["frames"][1]["joints"] == [None] * 17  # nobody seen: a missing pose
+
+
+def test_ctrl_c_ends_the_run_with_its_report_and_recording(clip: Path, tiny_model,
+                                                           tmp_path: Path) -> None:
+    from vvipe_core.detect import PoseDetector
+
+    shown = []
+
+    def show(frame) -> None:
+        shown.append(frame.index)
+        if len(shown) == 2:
+            raise KeyboardInterrupt
+
+    recorder = live.Recorder(tmp_path / "rec.json", 10.0, all_people=False)
+    with PoseDetector() as detector, FrameSource(str(clip)) as source:
+        pipeline = live.LivePipeline(detector, tiny_model)
+        report = live.run_live(source, pipeline, recorder=recorder, show=show)
+        pipeline.close()
+    assert report.interrupted and report.frames == 1  # the second one was not finished
+    frames = json.loads((tmp_path / "rec.json").read_text())["frames"]
+    assert [f["index"] for f in frames] == shown  # recorded before it was shown

@@ -196,3 +196,21 @@ def test_lift_all_people_of_a_video(tiny_checkpoint: Path, clips, tmp_path: Path
         motion = read_bvh(tmp_path / f"clip.p{person}.bvh")
         assert len(motion.values) == 20 and np.isfinite(motion.values).all()
     assert not (tmp_path / "clip.bvh").exists()
+
+
+def test_lift_all_people_of_a_folder(tiny_checkpoint: Path, two_people: Path,
+                                     tmp_path: Path) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "a_two.png").write_bytes(two_people.read_bytes())
+    (folder / "b_one.jpg").write_bytes(STANDING.read_bytes())
+    out = tmp_path / "folder.csv"
+    result = CliRunner().invoke(app, ["lift", str(folder), "--all-people", "-o", str(out),
+                                      "--checkpoint", str(tiny_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert "lifted 2 of 2 pictures (3 people)" in result.stdout
+    from vvipe_core.export import load_poses
+
+    sequence = load_poses(out)
+    assert sequence.source == ["a_two.png", "a_two.png", "b_one.jpg"]
+    assert sequence.person.tolist() == [1, 2, 1]

@@ -195,17 +195,19 @@ class PoseDetector:
         people found are blanked out and the picture searched again until nobody new is found
         or ``num_poses`` people are."""
         loaded = self.prepare(image)
-        found = self._detect_once(loaded.rgb, loaded.size)
+        found = self.detect_once(loaded.rgb, loaded.size)
         new, rgb = found, loaded.rgb
         while new and len(found) < self.num_poses:
             rgb = mask_people(rgb, new, loaded.size)
-            new = [pose for pose in self._detect_once(rgb, loaded.size)
+            new = [pose for pose in self.detect_once(rgb, loaded.size)
                    if pose.landmarks[:, 3].mean() >= REDETECT_MIN_VISIBILITY
                    and all(box_iou(pose.box, known.box) < SAME_PERSON_IOU for known in found)]
             found = found + new
         return sorted(found, key=lambda pose: -pose.box_area)[: self.num_poses]
 
-    def _detect_once(self, rgb: np.ndarray, size: tuple[int, int]) -> list[Pose2D]:
+    def detect_once(self, rgb: np.ndarray, size: tuple[int, int]) -> list[Pose2D]:
+        """One MediaPipe pass over an RGB array (no second look): what MediaPipe alone finds;
+        keypoints in `size` pixels."""
         with quiet_native_stderr(self.quiet and not self._warmed_up):
             result = self._image_landmarker.detect(_mp_image(rgb))
         # MediaPipe's one-time log lines come with the first landmarks it computes.

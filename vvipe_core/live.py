@@ -278,6 +278,7 @@ class LiveReport:
     seconds: float
     timings: dict[str, list[float]]
     failure: str  # why the source stopped early ("" when it did not)
+    interrupted: bool = False  # Ctrl-C
 
     @property
     def fps(self) -> float:
@@ -300,9 +301,9 @@ def run_live(
     stop: threading.Event | None = None,
 ) -> LiveReport:
     """Process the newest frame until the source ends, `max_frames` are done or `stop` is set;
-    `show` gets each processed frame (the "show" stage). The recording is saved in the end,
-    also when the loop is left by an exception (KeyboardInterrupt included)."""
-    start, frames = time.perf_counter(), 0
+    `show` gets each processed frame (the "show" stage). Ctrl-C ends the run like `stop`.
+    The recording is saved in the end, also when the loop is left by an exception."""
+    start, frames, interrupted = time.perf_counter(), 0, False
     try:
         while (max_frames is None or frames < max_frames) and not (stop and stop.is_set()):
             captured = source.newest(timeout=0.5)
@@ -317,8 +318,10 @@ def run_live(
                 show(frame)
             pipeline.shown(frame)
             frames += 1
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if recorder is not None:
             recorder.save()
     return LiveReport(frames, source.read, source.dropped, time.perf_counter() - start,
-                      pipeline.timings, source.failure)
+                      pipeline.timings, source.failure, interrupted)

@@ -42,7 +42,6 @@ def live(
     from vvipe_core.detect import PoseDetector
     from vvipe_core.live import FrameSource, LivePipeline, Recorder, run_live
 
-    report = None
     try:
         if record is not None:
             if record.suffix.lower() != ".json":
@@ -59,15 +58,11 @@ def live(
             _say(console, escape(f"live from {source} ({frames.fps:g} fps); Ctrl-C stops"))
             try:
                 report = run_live(frames, pipeline, max_frames=max_frames, recorder=recorder)
-            except KeyboardInterrupt:
-                _say(console, "stopped")
             finally:
                 pipeline.close()
     except (VVIPEError, CheckpointError) as error:
         _fail(str(error))
-    if report is None:  # interrupted: the recorder saved what it had
-        return
-    _say(console, escape(report.summary()))
+    _say(console, escape(("stopped: " if report.interrupted else "") + report.summary()))
     if record is not None:
         _say(console, escape(f"recorded {report.frames} frames -> {record}"))
     if report.failure:
