@@ -27,14 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.media import (
-    STANDING,
-    T_POSE,
-    Y_POSE,
-    ids_of_true_people,
-    side_by_side,
-    write_people_video,
-)
+from tests import media
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
@@ -96,7 +89,7 @@ def _pictures(detector, photos: list[Path], heights: tuple[int, ...]) -> None:
         "tiling (square crops)": lambda rgb: _tiles(detector, rgb),
     }
     pairs = list(itertools.combinations(photos, 2))
-    composites = [side_by_side(pair, h) for h in heights for pair in pairs]
+    composites = [media.side_by_side(pair, h) for h in heights for pair in pairs]
     print(f"\n## everyone in a picture: {len(composites)} two-person composites "
           f"({len(pairs)} pairs × heights {', '.join(map(str, heights))} px), "
           f"{len(photos)} single photos")
@@ -118,7 +111,7 @@ def _pictures(detector, photos: list[Path], heights: tuple[int, ...]) -> None:
 def _extra_person_time(detector, repeats: int) -> None:
     rows = []
     for people in (1, 2, 3):
-        rgb = side_by_side([T_POSE, STANDING, Y_POSE][:people], 360)
+        rgb = media.side_by_side([media.T_POSE, media.STANDING, media.Y_POSE][:people], 360)
         start = time.perf_counter()
         for _ in range(repeats):
             found = len(detector.detect(rgb))
@@ -141,13 +134,13 @@ def _tracking(detector, folder: Path, frames: int) -> None:
           "\n|---|---:|---:|---|---:|")
     for name, crossing in (("side by side", False), ("crossing (one passes in front)", True)):
         video = folder / f"{crossing}.avi"
-        centres = write_people_video(video, frames, crossing=crossing)
+        centres = media.write_people_video(video, frames, crossing=crossing)
         run = VideoDetection(video, detector)
         results = list(run)
         start = time.perf_counter()
         tracks = track_people(results, (run.info.width, run.info.height))
         seconds = time.perf_counter() - start
-        assigned = ids_of_true_people({i: t.keypoints for i, t in tracks.items()}, centres)
+        assigned = media.ids_of_true_people({i: t.keypoints for i, t in tracks.items()}, centres)
         shares = " / ".join(f"{(assigned[:, p] > 0).mean():.0%}" for p in range(2))
         print(f"| {name} | {len(tracks)} | {count_id_switches(assigned)} | {shares} "
               f"| {1000 * seconds / frames:.2f} |")
@@ -186,7 +179,7 @@ def _live(detector, model, folder: Path, frames: int) -> None:
     from vvipe_core.live import LIVE_MAX_SIDE, STAGES, FrameSource, LivePipeline, run_live
 
     clip = folder / "live.avi"
-    write_people_video(clip, frames, size=(640, 480), fps=60)
+    media.write_people_video(clip, frames, size=(640, 480), fps=60)
     capture = cv2.VideoCapture(str(clip))
     decoded = []  # the reference's frames: at most 150 (they are held in memory)
     while len(decoded) < 150:

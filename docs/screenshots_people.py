@@ -12,14 +12,11 @@ import time
 from pathlib import Path
 
 import cv2
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main_window import MainWindow
-from docs.screenshots import settle, shoot
+from docs.screenshots import settle, shoot, start
 from tests.media import T_POSE, Y_POSE, side_by_side, write_people_video
 
 
@@ -28,27 +25,23 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication(sys.argv)
-    work = tempfile.TemporaryDirectory()
-    settings = QSettings(f"{work.name}/settings.ini", QSettings.Format.IniFormat)
-    picture = Path(work.name) / "two_people.png"
+    folder = tempfile.TemporaryDirectory()
+    picture = Path(folder.name) / "two_people.png"
     cv2.imwrite(str(picture), cv2.cvtColor(side_by_side([T_POSE, Y_POSE], 480),
                                            cv2.COLOR_RGB2BGR))
-    window = MainWindow(args.checkpoint, None, [picture], settings)
-    window.resize(1500, 900)
-    window.show()
+    app, window, _settings = start(args.checkpoint, None, [picture])
     settle(app, window)
     window.picture_panel.people.setCurrentIndex(1)
     shoot(app, window, args.out / "screenshot_people.png")
 
-    clip = Path(work.name) / "camera.avi"
+    clip = Path(folder.name) / "camera.avi"
     write_people_video(clip, 500, size=(640, 480), fps=25)
     live = window.live_panel
     window.tabs.setCurrentWidget(live)
     live.everyone.setChecked(True)
     live.open_source(str(clip))
-    start = time.monotonic()
-    while (live.drawn < 30 or not live.hit_list.count()) and time.monotonic() - start < 120:
+    began = time.monotonic()
+    while (live.drawn < 30 or not live.hit_list.count()) and time.monotonic() - began < 120:
         app.processEvents()
         time.sleep(0.01)
     live._show_status()

@@ -31,6 +31,14 @@ console = Console()
 errors = Console(stderr=True)
 
 
+CheckpointOption = Annotated[Path | None, typer.Option(
+    help="V-VIPE checkpoint (default: the bundled one)."
+)]
+LandmarkerOption = Annotated[Path | None, typer.Option(
+    help="MediaPipe pose landmarker .task file (default: the bundled one)."
+)]
+
+
 @dataclass
 class Outcome:
     sequence: PoseSequence
@@ -48,12 +56,8 @@ def lift(
         "--smooth/--no-smooth", help="Video: One Euro smoothing of 2D and 3D."
     )] = True,
     stride: Annotated[int, typer.Option(min=1, help="Video: use every Nth frame.")] = 1,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="V-VIPE checkpoint (default: the bundled one)."
-    )] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="MediaPipe pose landmarker .task file (default: the bundled one)."
-    )] = None,
+    checkpoint: CheckpointOption = None,
+    model: LandmarkerOption = None,
     all_people: Annotated[bool, typer.Option(
         "--all-people", help="Everyone, not only the main person: each frame entry gains "
         "\"person\" (a picture's rank, largest first; a video's track id); BVH: one file per "

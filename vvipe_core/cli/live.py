@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from vvipe_core.checkpoint import CheckpointError
-from vvipe_core.cli.lift import _fail, _say, console
+from vvipe_core.cli.lift import CheckpointOption, LandmarkerOption, _fail, _say, console
 from vvipe_core.errors import ExportError, VVIPEError
 
 
@@ -30,12 +30,8 @@ def live(
         help="Save the poses to this .json file (the format of `vvipe lift`), kept valid "
         "while recording."
     )] = None,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="V-VIPE checkpoint (default: the bundled one)."
-    )] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="MediaPipe pose landmarker .task file (default: the bundled one)."
-    )] = None,
+    checkpoint: CheckpointOption = None,
+    model: LandmarkerOption = None,
 ) -> None:
     """Detect, track and lift people live; print the frame rate and each stage's latency."""
     from vvipe_core.api import VVIPE
