@@ -26,7 +26,9 @@ from vvipe_core.video import VIDEO_SUFFIXES
 # Errors whose message already names the file and the reason: shown as they are.
 USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
 MAX_COMPARED = 4
-SEARCH_DELAY_MS = 30  # slider drags ask for many searches; only the last one matters
+# Slider drags and playback ask for many searches: at most one per SEARCH_DELAY_MS, for the
+# pose shown when it fires (a throttle: a steady stream of requests still gets answers).
+SEARCH_DELAY_MS = 30
 
 
 class Controller(QObject):
@@ -152,6 +154,10 @@ class Controller(QObject):
         if not people:
             self.error(f"{picture.path}: no person found in the picture")
 
+    def show_picture(self, picture: Picture, people: list) -> None:
+        """A picture whose people were found elsewhere (a live snapshot), shown as if opened."""
+        self._picture_detected((picture, people))
+
     def _sequence_loaded(self, sequence: Sequence) -> None:
         self.state.set_picture(None, [])
         self.state.set_sequence(sequence)
@@ -186,6 +192,15 @@ class Controller(QObject):
         self._refresh_comparisons()
 
     def select_person(self, index: int) -> None:
+        """The index-th person of the picture, or of the video's tracked people."""
+        sequence = self.state.sequence
+        if sequence is not None and sequence.people:
+            person = list(sequence.people)[index]
+            if person != sequence.person:
+                frame = self.state.frame
+                self.state.set_sequence(replace(sequence.people[person], people=sequence.people))
+                self.state.set_frame(frame)
+            return
         self.state.set_person(index)
 
     def _clear_pose(self) -> None:
@@ -331,7 +346,7 @@ class Controller(QObject):
         state.set_view(latent, pose)
         self._refresh_activity()
         self.message(anchor.label if at_anchor else f"{anchor.label}, moved in the embedding")
-        if not (exact and anchor.keep_hits):
+        if not (exact and anchor.keep_hits) and not self._search_timer.isActive():
             self._search_timer.start()
 
     # -- activity recognition --------------------------------------------------------------

@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.people import PersonLabel, paint_person_labels
 from app.skeleton_view import BONES, JOINT_COLOURS
 
 MISSING = QColor(150, 150, 150)
@@ -111,6 +112,8 @@ class PictureView(QWidget):
         self._confidence: np.ndarray | None = None
         self._missing: np.ndarray | None = None
         self._overlay: np.ndarray | None = None
+        self._others: list[np.ndarray] = []  # everyone else's keypoints, drawn faintly
+        self._labels: list[PersonLabel] = []
         self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -123,6 +126,14 @@ class PictureView(QWidget):
                       missing: np.ndarray | None = None) -> None:
         self._points, self._confidence, self._missing = points, confidence, missing
         self.update()
+
+    def set_people(self, others: list[np.ndarray], labels: list[PersonLabel]) -> None:
+        """The other people's keypoints (drawn faintly) and everyone's numbered badge."""
+        self._others, self._labels = others, labels
+        self.update()
+
+    def labels(self) -> list[PersonLabel]:
+        return list(self._labels)
 
     def keypoints(self) -> np.ndarray | None:
         return None if self._points is None else self._points.copy()
@@ -155,10 +166,15 @@ class PictureView(QWidget):
             painter.drawImage(transform.mapRect(frame), self._image)
         else:
             painter.fillRect(transform.mapRect(frame), QColor("#444444"))
+        painter.setOpacity(0.45)
+        for points in self._others:
+            paint_skeleton(painter, points, transform, width=2.0)
+        painter.setOpacity(1.0)
         if self._points is not None:
             paint_skeleton(painter, self._points, transform, self._confidence, self._missing)
         if self._overlay is not None:
             paint_overlay(painter, self._overlay, transform)
+        paint_person_labels(painter, transform, self._labels)
         painter.end()
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QProgressBar,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from app import tasks
 from app.controller import Controller
 from app.library_panel import LibraryPanel
+from app.live_view import LivePanel
 from app.panels import (
     ComparePanel,
     GalleryPanel,
@@ -112,6 +114,8 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel(controller, self.training)
         self.library_panel = LibraryPanel(state, controller)
         splitter = QSplitter()
+        self.live_panel = LivePanel(state, controller,
+                                    on_snapshot=lambda: self.tabs.setCurrentWidget(splitter))
         splitter.addWidget(self.picture_panel)
         splitter.addWidget(self.pose_panel)
         splitter.setSizes([500, 600])
@@ -120,6 +124,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.compare_panel, "Compare photos")
         self.tabs.addTab(self.virtual_panel, "Virtual cameras")
         self.tabs.addTab(self.library_panel, "My library")
+        self.tabs.addTab(self.live_panel, "Live")
         self.tabs.addTab(self.train_panel, "Training")
         self.message_bar = MessageBar(lambda: self.state.show_message(""))
         central = QWidget()
@@ -156,6 +161,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &Recent")
         self._action(file, "Open &checkpoint…", lambda: self._open("Checkpoints (*.pt)"))
         self._action(file, "Open &gallery…", self._open_gallery)
+        self._action(file, "Open c&amera…", self._open_camera)
         self._action(file, "Co&mpare photos…", self._compare)
         file.addSeparator()
         self._action(file, "&Save 3D view…", self.pose_panel.save_dialog, QKeySequence.StandardKey.Save)
@@ -186,6 +192,13 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open gallery", "", "Galleries (*.npz)")
         if path:
             self.controller.open_gallery(Path(path))
+
+    def _open_camera(self) -> None:
+        source, ok = QInputDialog.getText(self, "Open camera", "Camera index (0, 1, ...), "
+                                          "stream URL or video file:", text="0")
+        if ok and source.strip():
+            self.tabs.setCurrentWidget(self.live_panel)
+            self.live_panel.open_source(source.strip())
 
     def _export(self) -> None:
         """The shown sequence (or the current pose), in the format of the chosen suffix."""
@@ -246,6 +259,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()
+        self.live_panel.stop(wait=True)  # its recording is saved
         self.training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("docks", self.saveState())

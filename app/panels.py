@@ -2,6 +2,7 @@
 controller; none computes anything."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from superqt import QLabeledDoubleSlider
 from app.activity_view import ActivityLabels, ActivityTrack
 from app.controller import Controller
 from app.drawing import PictureView, SketchView, sketch_pixmap
+from app.people import picture_people, shown_poses, tracked_people
 from app.skeleton_view import SkeletonView
 from app.state import AppState
 from vvipe_core.gallery import VERIFY_K
@@ -81,7 +83,8 @@ class PicturePanel(QWidget):
             self.view.set_picture(picture.rgb, picture.size)
         self.people.blockSignals(True)  # the list is rebuilt, not chosen by the user
         self.people.clear()
-        self.people.addItems([f"{i + 1}" for i in range(len(people))])
+        self.people.addItems([f"{i + 1}" + (" (largest)" if i == 0 and len(people) > 1 else "")
+                              for i in range(len(people))])
         self.people.blockSignals(False)
         self._person_changed()
 
@@ -89,11 +92,13 @@ class PicturePanel(QWidget):
         people, index = self.state.people, self.state.person
         if not 0 <= index < len(people):
             self.view.set_keypoints(None)
+            self.view.set_people([], [])
             self.info.setText("nobody found" if self.state.picture is not None else "")
             return
         person = people[index]
         self.people.setCurrentIndex(index)
         self.view.set_keypoints(person.keypoints_raw, person.confidence, person.missing)
+        self.view.set_people(*picture_people(people, index))
         self.info.setText(f"{len(people)} found · lowest confidence "
                           f"{person.confidence.min():.2f} · {int(person.missing.sum())} missing")
 
@@ -101,6 +106,12 @@ class PicturePanel(QWidget):
         sequence = self.state.sequence
         if sequence is not None and sequence.image_size is not None:
             self.view.set_picture(self.state.video_frame, sequence.image_size)
+        if sequence is not None and sequence.people:  # the chooser lists the tracked people
+            self.people.blockSignals(True)
+            self.people.clear()
+            self.people.addItems([f"{person}" for person in sequence.people])
+            self.people.setCurrentIndex(list(sequence.people).index(sequence.person))
+            self.people.blockSignals(False)
         self._frame_changed()
 
     def _video_frame_changed(self) -> None:
@@ -114,6 +125,7 @@ class PicturePanel(QWidget):
             return
         frame = self.state.frame
         self.view.set_keypoints(sequence.keypoints[frame], sequence.confidence[frame])
+        self.view.set_people(*tracked_people(sequence, frame))
 
 
 class PosePanel(QWidget):
@@ -143,7 +155,7 @@ class PosePanel(QWidget):
         state.poseChanged.connect(self._pose_changed)
 
     def _pose_changed(self) -> None:
-        self.view.set_pose(self.state.pose)
+        self.view.set_poses(*shown_poses(self.state))
         anchor = self.state.anchor
         self.title.setText(anchor.label if anchor is not None else "")
 
@@ -155,11 +167,14 @@ class PosePanel(QWidget):
 
 class Timeline(QWidget):
     """Frame slider with the activity label track under it, play/pause and frame steps for
-    videos and pose files; hidden otherwise."""
+    videos and pose files; hidden otherwise. Playing follows the clock at the clip's frame
+    rate: when showing a frame takes longer than a frame lasts, frames are skipped."""
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.controller = state, controller
+        self.clock = time.monotonic  # tests replace it
+        self._played_from = (0.0, 0)  # (clock, frame) when play was pressed
         self.previous = QPushButton("◀", toolTip="Previous frame", maximumWidth=32)
         self.previous.clicked.connect(lambda: controller.step_frame(-1))
         self.next = QPushButton("▶", toolTip="Next frame", maximumWidth=32)
@@ -207,12 +222,18 @@ class Timeline(QWidget):
     def _toggle(self, playing: bool) -> None:
         self.play.setText("Pause" if playing else "Play")
         if playing:
+            self._played_from = (self.clock(), self.state.frame)
             self._timer.start()
         else:
             self._timer.stop()
 
     def _step(self) -> None:
-        self.next.click()
+        sequence = self.state.sequence
+        if sequence is None:
+            return
+        started, first = self._played_from
+        frame = first + int((self.clock() - started) * sequence.fps)
+        self.controller.set_frame(frame % len(sequence.poses))
 
 
 class LatentPanel(QWidget):

@@ -67,8 +67,9 @@ class SkeletonView(QWidget):
     def set_pose(self, pose: np.ndarray | None) -> None:
         self.set_poses(None if pose is None else np.asarray(pose)[None])
 
-    def set_poses(self, poses: np.ndarray | None) -> None:
-        """(M, 17, 3) canonical poses, drawn side by side; None or NaN poses draw nothing."""
+    def set_poses(self, poses: np.ndarray | None, colours: np.ndarray | None = None) -> None:
+        """(M, 17, 3) canonical poses, drawn side by side; None or NaN poses draw nothing.
+        colours: (M, 17, 4) RGBA per joint (default: by side, JOINT_COLOURS)."""
         poses = np.zeros((0, H36M17.n, 3)) if poses is None else np.asarray(poses)
         count_changed = len(poses) != len(self._poses)
         self._poses = poses.astype(np.float32).copy()
@@ -77,13 +78,15 @@ class SkeletonView(QWidget):
         # Seen from the front, +x points left: the first pose goes to +x to appear leftmost.
         shown = [p + (SPACING * ((len(poses) - 1) / 2 - i), 0, 0)
                  for i, p in enumerate(poses) if np.isfinite(p).all()]
+        finite = [i for i, p in enumerate(poses) if np.isfinite(p).all()]
         visible = bool(shown)
         self._bones.visible = self._joints.visible = visible
         if visible:
             joints = np.concatenate(shown)
             offsets = np.arange(len(shown))[:, None] * H36M17.n
             segments = (BONES[None] + offsets[:, :, None]).reshape(-1)
-            colours = np.tile(JOINT_COLOURS, (len(shown), 1))
+            colours = (np.tile(JOINT_COLOURS, (len(shown), 1)) if colours is None
+                       else np.asarray(colours)[finite].reshape(-1, 4))
             # A bone takes its child's colour: the limb's side.
             bone_colours = np.repeat(colours[segments[1::2]], 2, axis=0)
             self._bones.set_data(pos=joints[segments], color=bone_colours)

@@ -77,6 +77,8 @@ class Sequence:
     confidence: np.ndarray | None = None  # (T, 17)
     image_size: tuple[int, int] | None = None  # the video's (width, height)
     labels: list[str] = field(default_factory=list)  # per frame, for the status line
+    person: int = 0  # a video's track id of the person this sequence follows
+    people: dict[int, Sequence] = field(default_factory=dict)  # every tracked person's, by id
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
 from vvipe_core.gallery import Gallery, Hit, LatentAxes
 from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, source_picture
 from vvipe_core.lifting import lift_track, liftable
-from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame, track_main_person
+from vvipe_core.tracking import track_people
+from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame
 
 LATENT_AXES = 6
 TOP_ACTIVITIES = 3
@@ -91,7 +93,8 @@ def load_pose_file(path: Path, model: VVIPE) -> Sequence:
 
 
 def lift_video(path: Path, model: VVIPE) -> Generator[tuple[int, int], None, Sequence]:
-    """Detect, follow and lift the main person of a video; yields (frames done, total)."""
+    """Detect, track and lift everyone in a video; yields (frames done, total). Returns the
+    sequence of the person seen longest, with everyone's in `people`."""
     progress: list[tuple[int, int]] = []
     with PoseDetector() as detector:
         detection = VideoDetection(path, detector, progress=lambda d, t: progress.append((d, t)))
@@ -99,13 +102,18 @@ def lift_video(path: Path, model: VVIPE) -> Generator[tuple[int, int], None, Seq
         for result in detection:
             results.append(result)
             yield progress[-1] if progress else (len(results), detection.info.frame_count)
-        track = track_main_person(results, (detection.info.width, detection.info.height))
-    if not np.isfinite(track.keypoints).any():
+        tracks = track_people(results, (detection.info.width, detection.info.height))
+    if not tracks:
         raise VideoReadError(path, "nobody was found in the video")
-    lifted = lift_track(model, track)
-    labels = [f"frame {i} ({t:.2f} s)" for i, t in zip(lifted.frame_index, lifted.time_s)]
-    return Sequence(path, lifted.poses, detection.info.fps, lifted.keypoints, lifted.confidence,
-                    track.image_size, labels)
+    people = {}
+    for person, track in tracks.items():
+        lifted = lift_track(model, track)
+        labels = [f"frame {i} ({t:.2f} s)" + (f", person {person}" if len(tracks) > 1 else "")
+                  for i, t in zip(lifted.frame_index, lifted.time_s)]
+        people[person] = Sequence(path, lifted.poses, detection.info.fps, lifted.keypoints,
+                                  lifted.confidence, track.image_size, labels, person)
+    longest = max(people, key=lambda p: np.isfinite(people[p].poses).all(axis=(1, 2)).sum())
+    return replace(people[longest], people=people)
 
 
 def video_frame(sequence: Sequence, frame: int) -> np.ndarray | None:

@@ -48,19 +48,26 @@ def shoot(app: QApplication, window: MainWindow, path: Path) -> None:
     print(f"wrote {path}")
 
 
+def start(checkpoint: Path | None, gallery: Path | None, files: list[Path]) -> tuple[
+        QApplication, MainWindow, tempfile.TemporaryDirectory]:
+    """The app and its window, shown at the screenshots' size, with throw-away settings (a run
+    must not change the user's window layout or recent files) in a folder to work in."""
+    app = QApplication.instance() or QApplication(sys.argv)
+    work = tempfile.TemporaryDirectory()
+    settings = QSettings(f"{work.name}/settings.ini", QSettings.Format.IniFormat)
+    window = MainWindow(checkpoint, gallery, files, settings)
+    window.resize(1500, 900)
+    window.show()
+    return app, window, work
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--gallery", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication(sys.argv)
-    # Throw-away settings: a run must not change the user's window layout or recent files.
-    settings_dir = tempfile.TemporaryDirectory()
-    settings = QSettings(f"{settings_dir.name}/settings.ini", QSettings.Format.IniFormat)
-    window = MainWindow(args.checkpoint, args.gallery, [SAMPLE_PHOTO], settings)
-    window.resize(1500, 900)
-    window.show()
+    app, window, settings_dir = start(args.checkpoint, args.gallery, [SAMPLE_PHOTO])
     shoot(app, window, args.out / "screenshot_main.png")
 
     # Similar poses checked against the photo, the best one laid on it.

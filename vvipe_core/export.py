@@ -45,6 +45,7 @@ class PoseSequence:
     frame_index: np.ndarray | None = None  # (T,)
     confidence: np.ndarray | None = None  # (T, J) of the 2D detection
     source: list[str] | None = None  # (T,) file each pose came from (folders of pictures)
+    person: np.ndarray | None = None  # (T,) int: who (a picture's rank, a video's track id)
     meta: dict[str, str | float | int] = field(default_factory=dict)  # model files, settings
 
     def __post_init__(self) -> None:
@@ -62,7 +63,7 @@ class PoseSequence:
             self.frame_index = np.arange(n)
         if self.time_s is None and self.fps:
             self.time_s = np.asarray(self.frame_index) / self.fps
-        for name in ("time_s", "frame_index", "confidence", "source"):
+        for name in ("time_s", "frame_index", "confidence", "source", "person"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ExportError(None, f"{name} has {len(value)} entries for {n} poses")
@@ -119,6 +120,8 @@ def _write_json(path: Path, seq: PoseSequence) -> None:
     frames = []
     for t, pose in enumerate(seq.poses):
         frame: dict = {"index": int(seq.frame_index[t])}
+        if seq.person is not None:
+            frame["person"] = int(seq.person[t])
         if seq.time_s is not None:
             frame["time_s"] = round(float(seq.time_s[t]), 6)
         if seq.source is not None:
@@ -154,6 +157,7 @@ def _read_json(path: Path) -> PoseSequence:
         frame_index=np.array([f["index"] for f in frames]),
         confidence=_column(frames, "confidence"),
         source=[f["source"] for f in frames] if frames and "source" in frames[0] else None,
+        person=_column(frames, "person"),
         meta=data.get("meta", {}),
     )
 
@@ -165,7 +169,7 @@ def _column(frames: list[dict], key: str) -> np.ndarray | None:
 def _write_csv(path: Path, seq: PoseSequence) -> None:
     """One row per frame; the first lines are '# key: value' comments (pandas: comment='#')."""
     header = _header(seq)
-    columns = ["frame", "time_s", "source"]
+    columns = ["frame", "time_s", "source"] + (["person"] if seq.person is not None else [])
     columns += [f"{joint}_{axis}" for joint in seq.skeleton.joints for axis in seq.axes]
     if seq.confidence is not None:
         columns += [f"{joint}_confidence" for joint in seq.skeleton.joints]
@@ -179,6 +183,7 @@ def _write_csv(path: Path, seq: PoseSequence) -> None:
             row = [int(seq.frame_index[t]),
                    "" if seq.time_s is None else f"{seq.time_s[t]:.6f}",
                    "" if seq.source is None else seq.source[t]]
+            row += [] if seq.person is None else [int(seq.person[t])]
             row += ["" if math.isnan(v) else f"{v:.4f}" for v in pose.reshape(-1)]
             if seq.confidence is not None:
                 row += [f"{c:.4f}" for c in seq.confidence[t]]
@@ -217,6 +222,7 @@ def _read_csv(path: Path) -> PoseSequence:
         confidence=numbers([f"{j}_confidence" for j in skeleton.joints]) if has_confidence
         else None,
         source=[r["source"] for r in rows] if rows[0]["source"] else None,
+        person=np.array([int(r["person"]) for r in rows]) if "person" in rows[0] else None,
         meta=json.loads(facts.get("meta", "{}")),
     )
 
@@ -240,6 +246,8 @@ def _write_npz(path: Path, seq: PoseSequence) -> None:
         arrays["confidence"] = np.asarray(seq.confidence, dtype=np.float32)
     if seq.source is not None:
         arrays["source"] = np.array(seq.source)
+    if seq.person is not None:
+        arrays["person"] = np.asarray(seq.person, dtype=np.int64)
     with atomic_write(path) as handle:  # np.savez would append ".npz" to a path without it
         np.savez_compressed(handle, **arrays)
 
@@ -258,6 +266,7 @@ def _read_npz(path: Path) -> PoseSequence:
             frame_index=data["frame_index"],
             confidence=data.get("confidence"),
             source=[str(s) for s in data["source"]] if "source" in data else None,
+            person=data.get("person"),
             meta=json.loads(str(data["meta_json"])),
         )
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vvipe_core.canonical import NOMINAL_TORSO_MM
+from vvipe_core.export import PoseSequence
 from vvipe_core.skeleton import H36M17, TORSO_2D
 from vvipe_core.smoothing import DEFAULT_SMOOTHING, OneEuroSettings, jitter, one_euro
 from vvipe_core.video import PoseTrack
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
     from vvipe_core.api import VVIPE
 
 _TORSO = H36M17.indices(TORSO_2D)
+UNITS = "mm"
+SCALE_NOTE = (
+    f"canonical poses (torso length 1) times NOMINAL_TORSO_MM = {NOMINAL_TORSO_MM}: a nominal "
+    "adult size, not the person's measured size"
+)
 
 
 def liftable(keypoints: np.ndarray) -> np.ndarray:
@@ -74,3 +81,8 @@ def lift_track(
         jitter_raw=jitter(raw),
         jitter=jitter(poses),
     )
+
+
+def pose_sequence(poses: np.ndarray, **facts: object) -> PoseSequence:
+    """Canonical poses (T, 17, 3) as the file `vvipe lift` writes: nominal millimetres."""
+    return PoseSequence(poses * NOMINAL_TORSO_MM, units=UNITS, meta={"scale": SCALE_NOTE}, **facts)

@@ -66,28 +66,50 @@ def one_euro(
     if x.ndim != 3:
         raise ValueError(f"expected a (T, J, D) sequence, got shape {x.shape}")
     times = _frame_times(len(x), times_s, fps)
-    scale = body_scale(x) if scale is None else scale
-    out = np.full_like(x, np.nan)
-    n_joints = x.shape[1]
-    value = np.full(x.shape[1:], np.nan)  # filtered position per joint
-    speed = np.zeros(n_joints)  # filtered speed per joint (body sizes / s)
-    last_time = np.full(n_joints, -np.inf)
-    for t, (sample, now) in enumerate(zip(x, times)):
+    smoother = OneEuroFilter(settings, body_scale(x) if scale is None else scale)
+    out = np.stack([smoother(sample, now) for sample, now in zip(x, times)]) if len(x) else x
+    return out.astype(dtype)
+
+
+class OneEuroFilter:
+    """The filter as a running state, one (J, D) sample at a time (live video); `one_euro`
+    runs it over whole sequences. scale: the body size speeds are divided by (None: the first
+    sample's, see body_scale)."""
+
+    def __init__(self, settings: OneEuroSettings = DEFAULT_SMOOTHING,
+                 scale: float | None = None) -> None:
+        self.settings = settings
+        self.scale = scale
+        self._value: np.ndarray | None = None  # filtered position per joint
+        self._speed = np.zeros(0)  # filtered speed per joint (body sizes / s)
+        self._last_time = np.zeros(0)
+
+    def __call__(self, sample: np.ndarray, now: float) -> np.ndarray:
+        """The filtered (J, D) sample at time `now` (seconds, increasing); NaN stays NaN."""
+        sample = np.asarray(sample, dtype=np.float64)
+        settings = self.settings
+        if self._value is None:
+            self._value = np.full(sample.shape, np.nan)
+            self._speed = np.zeros(len(sample))
+            self._last_time = np.full(len(sample), -np.inf)
+        if self.scale is None and np.isfinite(sample).all(axis=-1).sum() >= 2:
+            self.scale = body_scale(sample[None])
+        value, speed = self._value, self._speed
         valid = np.all(np.isfinite(sample), axis=-1)
-        dt = now - last_time
+        dt = now - self._last_time
         fresh = valid & (~np.isfinite(value[:, 0]) | (dt > settings.reset_after_s))
         update = valid & ~fresh
         value[fresh] = sample[fresh]
         speed[fresh] = 0.0
         if np.any(update):
             step = dt[update]
-            raw_speed = np.linalg.norm(sample[update] - value[update], axis=-1) / step / scale
+            raw_speed = np.linalg.norm(sample[update] - value[update], axis=-1) / step
+            raw_speed /= self.scale or 1.0
             speed[update] += _alpha(settings.d_cutoff, step) * (raw_speed - speed[update])
             cutoff = settings.min_cutoff + settings.beta * speed[update]
             value[update] += _alpha(cutoff, step)[:, None] * (sample[update] - value[update])
-        last_time[valid] = now
-        out[t, valid] = value[valid]
-    return out.astype(dtype)
+        self._last_time[valid] = now
+        return np.where(valid[:, None], value, np.nan)
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vvipe_core.detect import Pose2D, PoseDetector
+from vvipe_core.detect import Pose2D, PoseDetector, box_iou
 from vvipe_core.errors import VideoReadError
 from vvipe_core.images import DETECT_MAX_SIDE, LoadedImage, fit_within
 from vvipe_core.skeleton import H36M17
@@ -224,21 +224,11 @@ def _follow(previous: Pose2D | None, poses: list[Pose2D]) -> Pose2D | None:
     if not poses:
         return None
     if previous is not None:
-        overlaps = [_iou(previous.box, pose.box) for pose in poses]
+        overlaps = [box_iou(previous.box, pose.box) for pose in poses]
         best = int(np.argmax(overlaps))
         if overlaps[best] > 0.1:
             return poses[best]
     return poses[0]
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def read_frame(path: str | Path, index: int, max_side: int | None = DETECT_MAX_SIDE) -> np.ndarray:

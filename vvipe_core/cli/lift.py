@@ -17,23 +17,26 @@ from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.api import VVIPE
-from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import DetectionError, ExportError, NoPersonFound, VVIPEError
 from vvipe_core.export import WRITERS, PoseSequence, save_poses
 from vvipe_core.images import IMAGE_SUFFIXES
-from vvipe_core.lifting import lift_keypoints, lift_track
+from vvipe_core.lifting import lift_keypoints, lift_track, pose_sequence
 from vvipe_core.smoothing import DEFAULT_SMOOTHING
-from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, track_main_person
+from vvipe_core.tracking import track_people
+from vvipe_core.video import VIDEO_SUFFIXES, PoseTrack, VideoDetection, track_main_person
 
 console = Console()
 errors = Console(stderr=True)
-UNITS = "mm"
-SCALE_NOTE = (
-    f"canonical poses (torso length 1) times NOMINAL_TORSO_MM = {NOMINAL_TORSO_MM}: a nominal "
-    "adult size, not the person's measured size"
-)
+
+
+CheckpointOption = Annotated[Path | None, typer.Option(
+    help="V-VIPE checkpoint (default: the bundled one)."
+)]
+LandmarkerOption = Annotated[Path | None, typer.Option(
+    help="MediaPipe pose landmarker .task file (default: the bundled one)."
+)]
 
 
 @dataclass
@@ -53,15 +56,16 @@ def lift(
         "--smooth/--no-smooth", help="Video: One Euro smoothing of 2D and 3D."
     )] = True,
     stride: Annotated[int, typer.Option(min=1, help="Video: use every Nth frame.")] = 1,
-    checkpoint: Annotated[Path | None, typer.Option(
-        help="V-VIPE checkpoint (default: the bundled one)."
-    )] = None,
-    model: Annotated[Path | None, typer.Option(
-        help="MediaPipe pose landmarker .task file (default: the bundled one)."
-    )] = None,
+    checkpoint: CheckpointOption = None,
+    model: LandmarkerOption = None,
+    all_people: Annotated[bool, typer.Option(
+        "--all-people", help="Everyone, not only the main person: each frame entry gains "
+        "\"person\" (a picture's rank, largest first; a video's track id); BVH: one file per "
+        "person (NAME.p1.bvh, ...)."
+    )] = False,
 ) -> None:
-    """Find the main person in each picture or frame, lift them to 3D and save the poses
-    (nominal millimetres, canonical frame: pelvis at the origin, +z up, facing +y)."""
+    """Find the main person (or everyone) in each picture or frame, lift them to 3D and save
+    the poses (nominal millimetres, canonical frame: pelvis at the origin, +z up, facing +y)."""
     out = out or Path(f"{path.stem or 'poses'}_3d.json")
     try:
         kind = _kind(path)
@@ -69,18 +73,28 @@ def lift(
             raise ExportError(out, f"unknown export format; use one of {', '.join(WRITERS)}")
         vvipe = VVIPE.load(checkpoint)
         with PoseDetector(model) as detector:
-            outcome = kind(path, detector, vvipe, smooth, stride)
+            outcome = kind(path, detector, vvipe, Settings(smooth, stride, all_people))
         outcome.sequence.meta.update(checkpoint=vvipe.source, detector_sha256=detector.model.sha256)
         for item in outcome.skipped:
             _say(errors, f"[yellow]skipped[/yellow] {escape(item)}")
         if outcome.lifted == 0:
             _fail(f"{path}: nobody could be lifted ({outcome.summary})", code=1)
-        save_poses(out, outcome.sequence)
+        written = save_people(out, outcome.sequence)
     except (VVIPEError, CheckpointError) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
-    _say(console, escape(f"{outcome.summary} -> {out}"))
+    _say(console, escape(f"{outcome.summary} -> {', '.join(map(str, written))}"))
+
+
+def save_people(out: Path, sequence: PoseSequence) -> list[Path]:
+    """save_poses, except that BVH (one skeleton per file) gets one file per person."""
+    if sequence.person is None or out.suffix.lower() != ".bvh":
+        return [save_poses(out, sequence)]
+    return [save_poses(out.with_name(f"{out.stem}.p{person}{out.suffix}"),
+                       PoseSequence(sequence.poses[sequence.person == person], sequence.units,
+                                    fps=sequence.fps, meta=sequence.meta))
+            for person in np.unique(sequence.person)]
 
 
 def _say(where: Console, markup: str) -> None:
@@ -92,7 +106,14 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-Runner = Callable[[Path, PoseDetector, VVIPE, bool, int], Outcome]
+@dataclass(frozen=True)
+class Settings:
+    smooth: bool
+    stride: int
+    all_people: bool
+
+
+Runner = Callable[[Path, PoseDetector, VVIPE, Settings], Outcome]
 
 
 def _kind(path: Path) -> Runner:
@@ -103,60 +124,71 @@ def _kind(path: Path) -> Runner:
     return _video if path.suffix.lower() in VIDEO_SUFFIXES else _picture
 
 
-def _sequence(poses: np.ndarray, **facts: object) -> PoseSequence:
-    return PoseSequence(poses * NOMINAL_TORSO_MM, units=UNITS, meta={"scale": SCALE_NOTE}, **facts)
-
-
-def _picture(
-    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
-) -> Outcome:
+def _picture(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings) -> Outcome:
     poses = detector.detect(path)
     if not poses:
         raise NoPersonFound(path, "no person found in the picture")
-    person = poses[0]
-    lifted = lift_keypoints(vvipe, person.keypoints[None])
-    others = f" ({len(poses)} people, lifted the largest)" if len(poses) > 1 else ""
-    sequence = _sequence(lifted, confidence=person.confidence[None], source=[path.name])
-    return Outcome(sequence, f"lifted 1 person from {path.name}{others}", int(_count(lifted)))
+    people = poses if settings.all_people else poses[:1]
+    lifted = lift_keypoints(vvipe, np.stack([person.keypoints for person in people]))
+    facts = {"person": np.arange(1, len(people) + 1)} if settings.all_people else {}
+    sequence = pose_sequence(lifted, confidence=np.stack([p.confidence for p in people]),
+                             source=[path.name] * len(people), frame_index=np.zeros(len(people)),
+                             **facts)
+    count = _count(lifted)
+    if settings.all_people:
+        summary = f"lifted {count} of {len(poses)} people from {path.name}"
+    else:
+        others = f" ({len(poses)} people, lifted the largest)" if len(poses) > 1 else ""
+        summary = f"lifted 1 person from {path.name}{others}"
+    return Outcome(sequence, summary, count)
 
 
-def _folder(
-    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
-) -> Outcome:
+def _folder(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings) -> Outcome:
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DetectionError(path, "no pictures in this folder")
-    names, keypoints, confidence, skipped = [], [], [], []
+    names, ranks, keypoints, confidence, skipped = [], [], [], [], []
     for file in tqdm(files, desc="pictures", unit="img"):
         try:
-            person = detector.detect_person(file)
+            people = detector.detect(file)
+            if not people:
+                raise NoPersonFound(file, "no person found in the picture")
         except DetectionError as error:
             skipped.append(str(error))
             continue
-        names.append(file.name)
-        keypoints.append(person.keypoints)
-        confidence.append(person.confidence)
+        for rank, person in enumerate(people if settings.all_people else people[:1], start=1):
+            names.append(file.name)
+            ranks.append(rank)
+            keypoints.append(person.keypoints)
+            confidence.append(person.confidence)
     if not names:
-        empty = _sequence(np.zeros((0, 17, 3)))
+        empty = pose_sequence(np.zeros((0, 17, 3)))
         return Outcome(empty, f"0 of {len(files)} pictures", 0, skipped)
     lifted = lift_keypoints(vvipe, np.stack(keypoints))
-    for name in np.asarray(names)[np.isnan(lifted).any(axis=(1, 2))]:
-        skipped.append(f"{path / name}: too few torso joints visible to lift")
-    sequence = _sequence(lifted, confidence=np.stack(confidence), source=names)
+    for name, rank in np.asarray(list(zip(names, ranks)))[np.isnan(lifted).any(axis=(1, 2))]:
+        who = f" person {rank}" if settings.all_people else ""
+        skipped.append(f"{path / name}{who}: too few torso joints visible to lift")
+    facts = {"person": np.array(ranks)} if settings.all_people else {}
+    sequence = pose_sequence(lifted, confidence=np.stack(confidence), source=names, **facts)
     count = _count(lifted)
-    return Outcome(sequence, f"lifted {count} of {len(files)} pictures", count, skipped)
+    pictures = len(set(np.asarray(names)[~np.isnan(lifted).any(axis=(1, 2))]))
+    people = f" ({count} people)" if settings.all_people else ""
+    return Outcome(sequence, f"lifted {pictures} of {len(files)} pictures{people}", count, skipped)
 
 
-def _video(
-    path: Path, detector: PoseDetector, vvipe: VVIPE, smooth: bool, stride: int
-) -> Outcome:
+def _video(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings) -> Outcome:
+    smooth, stride = settings.smooth, settings.stride
     run = VideoDetection(path, detector, stride=stride)
     total = -(-run.info.frame_count // stride) or None  # ceil
     frames = tqdm(run, total=total, desc=path.name, unit="frame")
-    track = track_main_person(frames, (run.info.width, run.info.height))
+    size = (run.info.width, run.info.height)
+    if settings.all_people:
+        return _video_people(path, track_people(frames, size), vvipe, run.info.fps / stride,
+                             smooth)
+    track = track_main_person(frames, size)
     result = lift_track(vvipe, track, DEFAULT_SMOOTHING if smooth else None)
     fps = run.info.fps / stride
-    sequence = _sequence(result.poses, fps=fps, time_s=result.time_s,
+    sequence = pose_sequence(result.poses, fps=fps, time_s=result.time_s,
                          frame_index=result.frame_index, confidence=result.confidence)
     sequence.meta.update(smoothing="one euro, 2D and 3D" if smooth else "none")
     count = int(result.lifted.sum())
@@ -168,6 +200,30 @@ def _video(
     if empty > 5:
         skipped.append(f"... and {empty - 5} more frames without a person")
     return Outcome(sequence, summary, count, skipped)
+
+
+def _video_people(
+    path: Path, tracks: dict[int, PoseTrack], vvipe: VVIPE, fps: float, smooth: bool
+) -> Outcome:
+    """Every tracked person, each over all frames (NaN rows where not seen), person by person."""
+    if not tracks:
+        empty = pose_sequence(np.zeros((0, 17, 3)), fps=fps, person=np.zeros(0, dtype=int))
+        return Outcome(empty, f"nobody found in {path.name}", 0)
+    lifted = {person: lift_track(vvipe, track, DEFAULT_SMOOTHING if smooth else None)
+              for person, track in tracks.items()}
+    people = list(lifted.values())
+    sequence = pose_sequence(
+        np.concatenate([one.poses for one in people]), fps=fps,
+        time_s=np.concatenate([one.time_s for one in people]),
+        frame_index=np.concatenate([one.frame_index for one in people]),
+        confidence=np.concatenate([one.confidence for one in people]),
+        person=np.repeat(list(lifted), [len(one.poses) for one in people]),
+    )
+    sequence.meta.update(smoothing="one euro per person, 2D and 3D" if smooth else "none")
+    counts = ", ".join(f"person {p} in {int(one.lifted.sum())}" for p, one in lifted.items())
+    frames = len(people[0].poses)
+    summary = f"lifted {len(lifted)} people in {frames} frames ({counts})"
+    return Outcome(sequence, summary, int(sum(one.lifted.sum() for one in people)))
 
 
 def _count(lifted: np.ndarray) -> int:
