@@ -54,6 +54,19 @@ def test_a_short_write_without_an_error_number_says_what_it_likely_is(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_interrupt_mid_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path,
+                                                                               monkeypatch):
+    target = write_bytes(tmp_path / "run.pt", b"good")
+
+    def ctrl_c(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_bytes(target, b"half")
+    assert target.read_bytes() == b"good" and os.listdir(tmp_path) == ["run.pt"]
+
+
 def test_permissions_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
