@@ -141,11 +141,13 @@ def test_picture_beyond_the_pixel_limit_is_refused_before_decoding(tmp_path: Pat
 @pytest.mark.slow
 def test_a_20000_pixel_png_is_shrunk_while_decoding_in_bounded_memory(tmp_path: Path) -> None:
     path = _png(tmp_path / "huge.png", 20000, 20000, rows=20000)  # 1.7 MB on disk
-    code = ("import resource\n"
+    # VmHWM: this process's own peak (ru_maxrss would count the parent's, forked before exec).
+    code = ("import re\n"
             "from vvipe_core.images import load_image\n"
             f"image = load_image({str(path)!r})\n"
             "print(image.rgb.shape, image.size, int(image.rgb.max()))\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
+            "status = open('/proc/self/status').read()\n"
+            "print(int(re.search(r'VmHWM:\\s*(\\d+) kB', status).group(1)) * 1024)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False, cwd=Path(__file__).parent.parent)
     facts, peak = result.stdout.splitlines()
