@@ -18,6 +18,7 @@ from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.api import VVIPE
+from vvipe_core.atomic import WriteError
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import DetectionError, ExportError, NoPersonFound, VVIPEError
@@ -82,7 +83,7 @@ def lift(
         if outcome.lifted == 0:
             _fail(f"{path}: nobody could be lifted ({outcome.summary})", code=1)
         written = save_people(out, outcome.sequence)
-    except NoPersonFound as error:
+    except (NoPersonFound, WriteError) as error:  # the work was done, or there was none
         _fail(str(error), code=1)
     except (VVIPEError, CheckpointError) as error:
         _fail(str(error))
