@@ -97,6 +97,7 @@ def tiny_toml(tmp_path):
     (["--out", "/proc/x.pt"], "/proc/x.pt: this folder takes no new files"),
     (["--config", "missing.toml"], "missing.toml: no such config file"),
     (["--train-data", "five.npz"], "five.npz: 5 poses, fewer than one batch (batch_size = 64)"),
+    (["--threads", "-1"], "greater than or equal to 0"),
 ])
 def test_bad_options_are_one_line_before_any_training(tmp_path, tiny_toml, small_poses, args,
                                                       message, monkeypatch):

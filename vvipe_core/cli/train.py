@@ -46,7 +46,7 @@ def train(
     vae_epochs: int | None = typer.Option(None),
     mapper_epochs: int | None = typer.Option(None),
     steps_per_epoch: int | None = typer.Option(None, help="Cap steps per epoch (0 = all)."),
-    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras.
 
@@ -115,7 +115,7 @@ def train_baseline(
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config (cameras, "
                                        "mapper_epochs, steps_per_epoch, model size, ...)."),
-    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train an evaluation baseline on the same data and cameras as V-VIPE."""
     import torch
