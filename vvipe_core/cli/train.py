@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.checkpoint import CheckpointError
@@ -92,7 +93,7 @@ def train(
         trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from)
         trainer.check(stages)
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
     try:
@@ -105,7 +106,7 @@ def train(
         console.print(f"stopped at once; {out} holds the last saved state, if any")
         raise typer.Exit(130) from None
     except WriteError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(1) from None
     console.print(f"saved {out}")
 
@@ -131,7 +132,7 @@ def train_baseline(
         cfg = TrainConfig.from_file(config) if config else TrainConfig()
         run(kind, cfg, out, callback=_progress_bars())
     except (DataFileError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     console.print(f"saved {out}")
 
