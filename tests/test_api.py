@@ -74,6 +74,8 @@ def test_missing_keypoints_give_finite_outputs_and_are_flagged(tiny_model, small
     assert tiny_model.missing_mask(kp).tolist() == [False, True, True, False, True, True]
     kp[5, H36M17.index("l_wrist")] = np.nan
     np.testing.assert_allclose(lifted[5], tiny_model.lift(kp)[5], atol=1e-5)
+    refined = tiny_model.lift(kp, refine=3)  # fitted to the keypoints: the same rows spoilt
+    assert np.isnan(refined[4]).all() and np.isfinite(np.delete(refined, 4, axis=0)).all()
 
 
 def test_a_non_finite_3d_joint_spoils_only_its_pose(tiny_model, small_poses):

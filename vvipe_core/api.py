@@ -109,8 +109,10 @@ class VVIPE:
         the detector's `confidence` (N, 17|13) (vvipe_core/refine.py, measured in RESULTS.md).
         """
         z = self.embed_2d(kp2d)
-        if refine > 0:
-            z = refine_latents(self, _check_2d(kp2d), z, confidence, steps=refine)
+        ok = np.isfinite(z).all(axis=1)  # a pose that could not be embedded stays NaN
+        if refine > 0 and ok.any():
+            mine = None if confidence is None else np.asarray(confidence)[ok]
+            z[ok] = refine_latents(self, _check_2d(kp2d)[ok], z[ok], mine, steps=refine)
         return self.decode(z)
 
     @staticmethod
