@@ -5,6 +5,7 @@ from tests.helpers import random_rotations
 from vvipe_core import VVIPE
 from vvipe_core.api import BUNDLED_CHECKPOINT
 from vvipe_core.cameras import SEEN, project, sample_cameras
+from vvipe_core.errors import PoseInputError, VVIPEError
 from vvipe_core.metrics import np_mpjpe
 from vvipe_core.skeleton import H36M17, KP13, convert
 
@@ -64,9 +65,53 @@ def test_missing_keypoints_give_finite_outputs_and_are_flagged(tiny_model, small
     kp[3, H36M17.index("pelvis")] = np.nan  # not a mapper input: does not matter
     assert np.isfinite(tiny_model.lift(kp)).all()
     assert tiny_model.missing_mask(kp).tolist() == [False, True, True, False, False, False]
-    kp[4, H36M17.indices(["l_hip", "r_hip", "l_shoulder"])] = np.nan
-    with pytest.raises(ValueError, match="shoulders and hips"):
-        tiny_model.lift(kp)
+    before = tiny_model.lift(kp)
+    kp[4, H36M17.indices(["l_hip", "r_hip", "l_shoulder"])] = np.nan  # too few torso joints
+    kp[5, H36M17.index("l_wrist"), 0] = np.inf  # a broken joint is a missing one
+    lifted = tiny_model.lift(kp)
+    assert np.isnan(lifted[4]).all() and np.isfinite(np.delete(lifted, 4, axis=0)).all()
+    np.testing.assert_allclose(lifted[:4], before[:4], atol=1e-5)  # the others are untouched
+    assert tiny_model.missing_mask(kp).tolist() == [False, True, True, False, True, True]
+    kp[5, H36M17.index("l_wrist")] = np.nan
+    np.testing.assert_allclose(lifted[5], tiny_model.lift(kp)[5], atol=1e-5)
+    refined = tiny_model.lift(kp, refine=3)  # fitted to the keypoints: the same rows spoilt
+    assert np.isnan(refined[4]).all() and np.isfinite(np.delete(refined, 4, axis=0)).all()
+
+
+def test_a_non_finite_3d_joint_spoils_only_its_pose(tiny_model, small_poses):
+    poses = small_poses.poses[:5].copy()
+    clean = tiny_model.embed_3d(poses)
+    poses[2, 5, 0], poses[4, 0, 2] = np.nan, -np.inf
+    z = tiny_model.embed_3d(poses)
+    assert np.isnan(z[[2, 4]]).all() and z.dtype == np.float32
+    np.testing.assert_allclose(z[[0, 1, 3]], clean[[0, 1, 3]], atol=1e-5)  # batch size aside
+    assert np.isnan(tiny_model.canonicalize(poses)[[2, 4]]).all()
+    assert np.isnan(tiny_model.embed_3d(poses[[2]])).all()  # a batch of bad poses only
+
+
+def test_decode_and_sample_keep_bad_rows_to_themselves_and_check_their_input(tiny_model):
+    z = np.zeros((3, 8), np.float32)
+    z[1, 0] = np.inf
+    decoded = tiny_model.decode(z)
+    assert np.isnan(decoded[1]).all() and np.isfinite(decoded[[0, 2]]).all()
+    samples = tiny_model.sample(np.where(np.isinf(z), np.nan, z), n=4)
+    assert np.isnan(samples[1]).all() and np.isfinite(samples[[0, 2]]).all()
+    for bad in (np.zeros((4, 33)), np.zeros((2, 3, 8))):
+        with pytest.raises(PoseInputError, match=r"shape \(8,\) or \(N, 8\)"):
+            tiny_model.sample(bad)
+    with pytest.raises(PoseInputError, match="sigma"):
+        tiny_model.sample(z[0], sigma=float("nan"))
+    with pytest.raises(PoseInputError, match="n ≥ 1"):
+        tiny_model.sample(z[0], n=0)
+
+
+def test_bad_input_errors_are_vvipe_errors(tiny_model):
+    for call in (lambda: tiny_model.embed_3d(np.zeros((4, 16, 3))),
+                 lambda: tiny_model.embed_2d(np.zeros((4, 17))),
+                 lambda: tiny_model.decode(np.zeros((2, 9))),
+                 lambda: tiny_model.missing_mask(np.zeros(3))):
+        with pytest.raises(VVIPEError):
+            call()
 
 
 def test_sample_is_seeded_and_centred(tiny_model):

@@ -48,6 +48,25 @@ def test_a_file_size_limit_is_a_write_error_and_keeps_the_previous_file(tmp_path
     assert os.listdir(tmp_path) == ["out.bin"]
 
 
+def test_a_short_write_without_an_error_number_says_what_it_likely_is(tmp_path):
+    with pytest.raises(WriteError, match="cut short .a full disk"), atomic_write(tmp_path / "a"):
+        raise OSError("15072 requested and 4064 written")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_interrupt_mid_write_keeps_the_previous_file_and_leaves_no_temporary(tmp_path,
+                                                                               monkeypatch):
+    target = write_bytes(tmp_path / "run.pt", b"good")
+
+    def ctrl_c(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_bytes(target, b"half")
+    assert target.read_bytes() == b"good" and os.listdir(tmp_path) == ["run.pt"]
+
+
 def test_permissions_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
@@ -65,7 +84,10 @@ def test_an_unwritable_target_names_the_file(tmp_path):
 
 def test_check_writable_finds_a_bad_target_before_the_work(tmp_path):
     assert check_writable(tmp_path / "new" / "out.json") == tmp_path / "new" / "out.json"
-    assert os.listdir(tmp_path / "new") == []  # its probe file is gone
+    assert os.listdir(tmp_path) == []  # its probe file is gone, no folder made
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(WriteError, match="file/out.json: a parent is not a folder"):
+        check_writable(tmp_path / "file" / "out.json")
     with pytest.raises(WriteError, match="is a folder"):
         check_writable(tmp_path)
     with pytest.raises(WriteError, match="/proc/x.json: this folder takes no new files"):

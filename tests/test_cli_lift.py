@@ -66,6 +66,17 @@ def test_video_with_stride_to_npz(run, video: Path, tmp_path: Path) -> None:
     assert np.isnan(sequence.poses[3]).all() and np.isfinite(sequence.poses[[0, 4]]).all()
 
 
+def test_a_truncated_video_reports_decoded_against_announced_frames(run, tmp_path: Path) -> None:
+    whole = write_video(tmp_path / "whole.avi", [T_POSE] * 39).read_bytes()
+    (tmp_path / "half.avi").write_bytes(whole[: len(whole) // 2])
+    result = run("half.avi", "--out", "half.json")
+    assert result.exit_code == 1, result.output
+    assert "half.avi: decoded 20 of the 39 frames the file announces" in result.stderr
+    assert len(load_poses(tmp_path / "half.json").poses) == 20  # what was there is kept
+    complete = run("whole.avi", "--out", "whole.json", "--stride", "2")
+    assert complete.exit_code == 0 and "announces" not in complete.output
+
+
 def test_video_to_bvh_without_smoothing(run, video: Path, tmp_path: Path) -> None:
     result = run(str(video), "--out", "clip.bvh", "--no-smooth")
     assert result.exit_code == 0, result.output
@@ -98,7 +109,7 @@ def test_picture_without_anybody(run, tmp_path: Path) -> None:
 
     Image.new("RGB", (320, 240), (200, 200, 200)).save(tmp_path / "wall.png")
     result = run(str(tmp_path / "wall.png"))
-    assert result.exit_code == 2 and "no person found" in result.stderr
+    assert result.exit_code == 1 and "no person found" in result.stderr  # as the docs say
 
 
 def test_folder_where_nothing_can_be_lifted(run, tmp_path: Path) -> None:

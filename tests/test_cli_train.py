@@ -97,6 +97,7 @@ def tiny_toml(tmp_path):
     (["--out", "/proc/x.pt"], "/proc/x.pt: this folder takes no new files"),
     (["--config", "missing.toml"], "missing.toml: no such config file"),
     (["--train-data", "five.npz"], "five.npz: 5 poses, fewer than one batch (batch_size = 64)"),
+    (["--threads", "-1"], "greater than or equal to 0"),
 ])
 def test_bad_options_are_one_line_before_any_training(tmp_path, tiny_toml, small_poses, args,
                                                       message, monkeypatch):
@@ -124,3 +125,6 @@ def test_a_malformed_config_is_one_line(tmp_path):
     for command in (["train"], ["train-baseline", "lifter"]):
         result = runner.invoke(app, [*command, "--config", str(bad), "--out", str(tmp_path / "m.pt")])
         assert result.exit_code == 2 and f"{bad}: batch_size = 0: must be at least 2" in result.output
+    bad.write_text("[cameras]\nelevation = [1.0]\n")
+    result = runner.invoke(app, ["train", "--config", str(bad)])
+    assert "must be [low, high], low <= high" in result.output  # printed, not taken for markup

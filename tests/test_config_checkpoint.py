@@ -96,6 +96,8 @@ def _corrupt(tmp_path, tiny_checkpoint, kind):
         ckpt["config"]["model"]["width"] = 200000
     elif kind == "mappers":
         ckpt["config"]["model"]["mappers"] = 0
+    elif kind == "nan weights":
+        next(iter(ckpt["mapper"].values()))[0] = float("nan")
     elif kind == "pickle":
         torch.save({"format": "vvipe-checkpoint", "code": _Arbitrary()}, path)
         return path
@@ -111,7 +113,8 @@ def _corrupt(tmp_path, tiny_checkpoint, kind):
      ("unknown key", "config: unknown field.s.: colour"),
      ("realign", "config: realign = 'bogus': must be one of none, yaw, full"),
      ("width", "config: model.width = 200000: must be between 1 and 8192"),
-     ("mappers", "config: model.mappers = 0: must be between 1 and 16")],
+     ("mappers", "config: model.mappers = 0: must be between 1 and 16"),
+     ("nan weights", "mapper weight .* holds NaN or inf")],
 )
 def test_bad_checkpoints_give_one_clear_error(tmp_path, tiny_checkpoint, kind, message):
     path = _corrupt(tmp_path, tiny_checkpoint, kind)

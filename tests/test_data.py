@@ -37,6 +37,7 @@ def test_our_npz_loads_with_its_metadata(small_poses):
         ("missing", "missing array"),
         ("shape", "must be \\(N, 17, 3\\)"),
         ("nan", "NaN"),
+        ("empty", "holds no poses"),
     ],
 )
 def test_bad_pose_files_give_one_clear_error(tmp_path, content, message):
@@ -50,6 +51,8 @@ def test_bad_pose_files_give_one_clear_error(tmp_path, content, message):
             del arrays["sequence"]
         elif content == "shape":
             arrays["poses"] = np.zeros((3, 16, 3))
+        elif content == "empty":
+            arrays = {k: v[:0] for k, v in arrays.items()}
         else:
             arrays["poses"] = poses.copy()
             arrays["poses"][0, 0, 0] = np.nan

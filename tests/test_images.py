@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from PIL import Image
 
 from tests.media import T_POSE
 from vvipe_core.errors import ImageReadError
-from vvipe_core.images import MAX_PIXELS, image_from_array, load_image
+from vvipe_core.images import MAX_PIXELS, fit_within, image_from_array, load_image
 
 _OPAQUE_DARK_RGBA = np.dstack(
     [np.full((40, 64, 3), 10, np.uint8), np.full((40, 64), 255, np.uint8)]
@@ -110,13 +112,23 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
     _expect_error(tmp_path, "not a file")
 
 
-def _png_header_only(path: Path, width: int, height: int) -> None:
+def _png(path: Path, width: int, height: int, rows: int = 0) -> Path:
+    """An 8-bit gray PNG of `width`×`height` with `rows` black rows of data, written without
+    ever holding the picture (huge pictures in a few MB)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + data))
         return struct.pack(">I", len(data)) + kind + data + crc
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    packer, row = zlib.compressobj(1), bytes(width + 1)  # filter byte 0, then black pixels
+    data = b"".join(packer.compress(row) for _ in range(rows)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + (chunk(b"IDAT", data) if rows else b"") + chunk(b"IEND", b""))
+    return path
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    _png(path, width, height)
 
 
 def test_picture_beyond_the_pixel_limit_is_refused_before_decoding(tmp_path: Path) -> None:
@@ -124,3 +136,51 @@ def test_picture_beyond_the_pixel_limit_is_refused_before_decoding(tmp_path: Pat
     _png_header_only(path, 40000, 40000)
     assert 40000 * 40000 > MAX_PIXELS
     _expect_error(path, "too large")
+
+
+@pytest.mark.slow
+def test_a_20000_pixel_png_is_shrunk_while_decoding_in_bounded_memory(tmp_path: Path) -> None:
+    path = _png(tmp_path / "huge.png", 20000, 20000, rows=20000)  # 1.7 MB on disk
+    # VmHWM: this process's own peak (ru_maxrss would count the parent's, forked before exec).
+    code = ("import re\n"
+            "from vvipe_core.images import load_image\n"
+            f"image = load_image({str(path)!r})\n"
+            "print(image.rgb.shape, image.size, int(image.rgb.max()))\n"
+            "status = open('/proc/self/status').read()\n"
+            "print(int(re.search(r'VmHWM:\\s*(\\d+) kB', status).group(1)) * 1024)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, cwd=Path(__file__).parent.parent)
+    facts, peak = result.stdout.splitlines()
+    assert facts == "(2048, 2048, 3) (20000, 20000) 0", result.stderr
+    assert int(peak) < 1.5e9  # before: 4.8 GB, as the picture was made RGB at full size
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".gif", ".bmp"])
+def test_big_pictures_of_any_format_shrink_to_what_a_full_decode_gives(tmp_path, suffix) -> None:
+    photo = np.asarray(Image.open(T_POSE).convert("RGBA"))
+    big = np.ascontiguousarray(np.repeat(np.repeat(photo, 2, axis=0), 2, axis=1))
+    big[..., 3] = 255
+    path = tmp_path / f"big{suffix}"
+    Image.fromarray(big).convert("RGB" if suffix in (".gif", ".bmp") else "RGBA").save(path)
+    reference = fit_within(np.asarray(Image.open(path).convert("RGB")), 600)
+    image = load_image(path, max_side=600)
+    assert image.size == (big.shape[1], big.shape[0]) and image.rgb.shape == reference.shape
+    assert np.abs(image.rgb.astype(int) - reference).mean() < 3
+
+
+def test_a_big_truncated_picture_is_an_error_not_grey_rows(tmp_path: Path) -> None:
+    whole = _png(tmp_path / "whole.png", 3000, 3000, rows=3000).read_bytes()
+    (tmp_path / "half.png").write_bytes(whole[: len(whole) // 2])
+    _expect_error(tmp_path / "half.png", "truncated or corrupt")
+
+
+def test_a_big_sideways_picture_is_turned_upright_while_shrinking(tmp_path: Path) -> None:
+    upright = np.asarray(Image.open(T_POSE))
+    stored = Image.fromarray(np.rot90(np.repeat(np.repeat(upright, 2, 0), 2, 1), k=1).copy())
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "sideways.tif"
+    stored.save(path, exif=exif)
+    image = load_image(path, max_side=max(upright.shape[:2]))
+    assert image.size == (2 * upright.shape[1], 2 * upright.shape[0])
+    assert np.abs(image.rgb.astype(int) - upright).mean() < 4

@@ -125,6 +125,14 @@ def test_ctrl_c_in_the_middle_of_a_step_lets_it_finish_then_saves(tmp_path):
     _assert_same_weights(checkpoint.load(out)["mapper"], whole["mapper"], atol=0)
 
 
+def test_resume_refuses_another_config_naming_what_differs(tmp_path):
+    out = tmp_path / "run.pt"
+    Trainer(tiny_config(), out).run(stages=("vae",))
+    with pytest.raises(checkpoint.CheckpointError, match="trained with other batch_size, seed"):
+        Trainer(tiny_config(seed=3, batch_size=32), out, resume=out)
+    Trainer(tiny_config(mapper_epochs=1), out, resume=out).run()  # how long it runs may change
+
+
 def test_mapper_alone_needs_a_trained_vae(tmp_path):
     with pytest.raises(ValueError, match="trained VAE"):
         Trainer(tiny_config(), tmp_path / "m.pt").run(stages=("mapper",))

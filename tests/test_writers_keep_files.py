@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import SMALL_POSES, run_under_file_limit
+from tests.media import T_POSE
 from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.index import PoseIndex
 
@@ -33,21 +34,20 @@ def test_pose_exports(tmp_path, small_poses):
     before = snapshot(tmp_path)
     result = run_under_file_limit(f"""
 from vvipe_core.data import load_poses
-from vvipe_core.errors import ExportError
+from vvipe_core.atomic import WriteError
 from vvipe_core.export import PoseSequence, save_poses
 seq = PoseSequence(load_poses({str(SMALL_POSES)!r}).poses[:400], units="mm", fps=30.0)
 for suffix in {SUFFIXES!r}:
     try:
         with limited():
             save_poses({str(tmp_path)!r} + "/existing" + suffix, seq)
-    except ExportError as error:
+    except WriteError as error:
         print(error)
 """, limit_bytes=8192)
     lines = result.stdout.splitlines()
     assert len(lines) == len(SUFFIXES), result.stderr
     for suffix, line in zip(SUFFIXES, lines, strict=True):
-        assert line == f"{tmp_path}/existing{suffix}: cannot write: file too large for this " \
-                       "system's limit"
+        assert line == f"{tmp_path}/existing{suffix}: file too large for this system's limit"
     assert_kept(tmp_path, before)
 
 
@@ -109,14 +109,15 @@ def labelled_poses(tmp_path, small_poses) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["classify-train", "eval", "gallery"])
+@pytest.mark.parametrize("command", ["lift", "classify-train", "eval", "gallery"])
 def test_cli_result_files(command, tmp_path, tiny_checkpoint, labelled_poses):
     out = tmp_path / "out"
     out.mkdir()
-    target = out / ("existing.json" if command == "eval" else "existing.npz")
+    target = out / ("existing.json" if command in ("eval", "lift") else "existing.npz")
     target.write_bytes(b"previous")
     ckpt = ["--checkpoint", str(tiny_checkpoint)]
     args = {
+        "lift": ["lift", str(T_POSE), "--out", str(target), *ckpt],
         "classify-train": ["classify-train", "--data", str(labelled_poses), "--out", str(target),
                            "--window", "4", "--max-samples", "100", *ckpt],
         "eval": ["eval", "--data", str(SMALL_POSES), "--views", "2", "--max-poses", "40",

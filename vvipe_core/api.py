@@ -1,6 +1,7 @@
 """VVIPE: the one façade the GUI, the CLI and the evaluation use. Numpy in, numpy out."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ from vvipe_core import checkpoint
 from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
+from vvipe_core.errors import PoseInputError
 from vvipe_core.models import PoseVAE, build_mapper
+from vvipe_core.pose_windows import usable
 from vvipe_core.refine import refine_latents
 from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
 from vvipe_core.train import select_device
@@ -25,7 +28,11 @@ class VVIPE:
     given as the 13 detector keypoints (``KP13``). Missing 2D joints are NaN: the mapping
     network gets them as absent (zero position, presence flag 0; it is trained with missing
     keypoints when the config's ``keypoint_dropout`` > 0), and ``missing_mask`` tells which
-    inputs were incomplete. At least two of the shoulders and hips must be present.
+    inputs were incomplete; ±inf counts as missing too.
+
+    A bad pose spoils only itself: a 3D pose with a non-finite joint, 2D keypoints with fewer
+    than two of the shoulders and hips, or a non-finite embedding give a NaN row in the output,
+    the other rows are computed as usual. Wrong shapes or settings raise PoseInputError.
     """
 
     def __init__(self, ckpt: dict, device: str | torch.device = "auto", source: str = ""):
@@ -64,25 +71,34 @@ class VVIPE:
     # -- 3D ----------------------------------------------------------------------------------
     def canonicalize(self, poses3d: np.ndarray) -> np.ndarray:
         """(N, 17, 3) poses in any frame and unit -> (N, 17, 3) canonical poses."""
-        return canonicalize(_check(poses3d, H36M17.n, 3), self.realign)
+        poses = _check(poses3d, H36M17.n, 3)
+        return _per_pose(lambda p: canonicalize(p, self.realign), poses, usable(poses), (H36M17.n, 3))
 
     @torch.no_grad()
     def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
         """(N, 17, 3) poses in any frame (mm or any unit) -> (N, D) embedding means."""
-        canonical = self._tensor(self.canonicalize(poses3d))
-        return self._numpy(self.vae.encode(canonical).loc)
+        canonical = self.canonicalize(poses3d)
+        return _per_pose(lambda c: self._numpy(self.vae.encode(self._tensor(c)).loc), canonical,
+                         usable(canonical), (self.embedding_dim,))
 
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> np.ndarray:
         """(N, D) embeddings -> (N, 17, 3) canonical poses."""
-        return self._numpy(self.vae.decode(self._tensor(_check(z, self.embedding_dim))))
+        z = _check(z, self.embedding_dim)
+        return _per_pose(lambda x: self._numpy(self.vae.decode(self._tensor(x))), z,
+                         np.isfinite(z).all(axis=1), (H36M17.n, 3))
 
     # -- 2D ----------------------------------------------------------------------------------
     @torch.no_grad()
     def embed_2d(self, kp2d: np.ndarray) -> np.ndarray:
         """(N, 17, 2) or (N, 13, 2) keypoints in pixels of any image (NaN = missing) -> (N, D)."""
-        features, _ = keypoint_features(_check_2d(kp2d), _skeleton_2d(kp2d))
-        return self._numpy(self.mapper(self._tensor(features)))
+        kp = _check_2d(kp2d)
+
+        def embed(rows: np.ndarray) -> np.ndarray:
+            features, _ = keypoint_features(rows, _skeleton_2d(rows))
+            return self._numpy(self.mapper(self._tensor(features)))
+
+        return _per_pose(embed, kp, usable(kp), (self.embedding_dim,))
 
     def lift(
         self, kp2d: np.ndarray, refine: int = 0, confidence: np.ndarray | None = None
@@ -93,8 +109,10 @@ class VVIPE:
         the detector's `confidence` (N, 17|13) (vvipe_core/refine.py, measured in RESULTS.md).
         """
         z = self.embed_2d(kp2d)
-        if refine > 0:
-            z = refine_latents(self, _check_2d(kp2d), z, confidence, steps=refine)
+        ok = np.isfinite(z).all(axis=1)  # a pose that could not be embedded stays NaN
+        if refine > 0 and ok.any():
+            mine = None if confidence is None else np.asarray(confidence)[ok]
+            z[ok] = refine_latents(self, _check_2d(kp2d)[ok], z[ok], mine, steps=refine)
         return self.decode(z)
 
     @staticmethod
@@ -108,9 +126,15 @@ class VVIPE:
         """Variations around embeddings: (D,) -> (n, D); (N, D) -> (N, n, D). Gaussian noise of
         standard deviation `sigma` in the embedding (whose prior is N(0, I))."""
         z = np.asarray(z, dtype=np.float32)
+        if z.ndim not in (1, 2) or z.shape[-1] != self.embedding_dim:
+            raise PoseInputError(None, f"expected embeddings of shape ({self.embedding_dim},) or "
+                                 f"(N, {self.embedding_dim}), got {z.shape}")
+        if not (math.isfinite(sigma) and sigma >= 0) or n < 1:
+            raise PoseInputError(None, f"sigma must be a number ≥ 0 and n ≥ 1, got {sigma}, {n}")
         rng = np.random.default_rng(seed)
         noise = rng.normal(size=z.shape[:-1] + (n, z.shape[-1])).astype(np.float32)
-        return z[..., None, :] + sigma * noise
+        spoilt = ~np.isfinite(z).all(axis=-1)  # a bad embedding spoils all its samples
+        return np.where(spoilt[..., None, None], np.nan, z[..., None, :] + sigma * noise)
 
     # -- helpers -----------------------------------------------------------------------------
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
@@ -124,15 +148,28 @@ class VVIPE:
 def _check(x: np.ndarray, *trailing: int) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.shape[-len(trailing):] != trailing or x.ndim != len(trailing) + 1:
-        raise ValueError(f"expected shape (N, {', '.join(map(str, trailing))}), got {x.shape}")
+        raise PoseInputError(None, f"expected shape (N, {', '.join(map(str, trailing))}), "
+                             f"got {x.shape}")
     return x
 
 
 def _check_2d(kp: np.ndarray) -> np.ndarray:
+    """Keypoints as float64, a non-finite coordinate marking its joint missing (NaN)."""
     kp = np.asarray(kp, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[1:] not in ((H36M17.n, 2), (KP13.n, 2)):
-        raise ValueError(f"expected keypoints of shape (N, 17, 2) or (N, 13, 2), got {kp.shape}")
-    return kp
+        raise PoseInputError(None, "expected keypoints of shape (N, 17, 2) or (N, 13, 2), "
+                             f"got {kp.shape}")
+    return np.where(np.isfinite(kp).all(axis=-1, keepdims=True), kp, np.nan)
+
+
+def _per_pose(compute, x: np.ndarray, ok: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`compute` on the usable rows of `x` only; NaN rows where a pose is unusable."""
+    if ok.all():
+        return compute(x)
+    done = compute(x[ok]) if ok.any() else np.zeros((0, *shape), np.float32)
+    out = np.full((len(x), *shape), np.nan, dtype=done.dtype)
+    out[ok] = done
+    return out
 
 
 def _skeleton_2d(kp: np.ndarray) -> Skeleton:

@@ -72,13 +72,16 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs) -> Iterator[
 
 
 def check_writable(path: str | Path) -> Path:
-    """Fail before the work, not after it: `path` is no folder and its folder takes new files."""
+    """Fail before the work, not after it: `path` is no folder and its folder (or, for a folder
+    atomic_write will create, the nearest one that exists) takes new files. Creates nothing."""
     path = Path(path)
     if path.is_dir():
         raise WriteError(path, _REASONS[errno.EISDIR])
+    folder = next(p for p in path.absolute().parents if p.exists())
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+        if not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp"):
             pass
     except OSError as e:
         raise WriteError(path, _reason(e, path)) from e
@@ -100,6 +103,8 @@ def write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
 def _reason(e: OSError, path: Path) -> str:
     if e.errno == errno.ENOENT and path.parent.is_dir():  # e.g. /proc: there, but takes no files
         return "this folder takes no new files"
+    if e.errno is None:  # e.g. numpy's "15072 requested and 4064 written": a short write
+        return "the write was cut short (a full disk or a file size limit?)"
     return _REASONS.get(e.errno, e.strerror or type(e).__name__)
 
 

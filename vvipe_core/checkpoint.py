@@ -2,6 +2,7 @@
 a format version. Loaded strictly (every weight must match) and safely (``weights_only``)."""
 from __future__ import annotations
 
+import io
 import subprocess
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 
-from vvipe_core.atomic import atomic_write
+from vvipe_core.atomic import write_bytes
 from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.errors import VVIPEError
@@ -64,10 +65,11 @@ def build(
 
 
 def save(checkpoint: dict[str, Any], path: str | Path) -> Path:
-    """Write atomically: a crash mid-write never leaves a half file under `path`."""
-    with atomic_write(path) as handle:
-        torch.save(checkpoint, handle)
-    return Path(path)
+    """Write atomically: a crash mid-write never leaves a half file under `path`. Serialised in
+    memory first: torch reports a full disk as "unexpected pos", atomic.py names the cause."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return write_bytes(path, buffer.getbuffer())
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -101,6 +103,12 @@ def _check_structure(ckpt: dict[str, Any], path: Path) -> None:
     skeleton = ckpt["skeleton"]
     if skeleton.get("joints") != list(H36M17.joints):
         raise CheckpointError(path, f"made for another skeleton ({skeleton.get('name')})")
+    for part in ("vae", "mapper"):
+        broken = [name for name, t in (ckpt[part] or {}).items()
+                  if torch.is_tensor(t) and t.is_floating_point() and not torch.isfinite(t).all()]
+        if broken:
+            raise CheckpointError(path, f"{part} weight {broken[0]} holds NaN or inf "
+                                  "(a training that diverged?)")
     try:
         TrainConfig.from_dict(ckpt["config"])
     except ConfigError as e:

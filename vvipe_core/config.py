@@ -201,8 +201,8 @@ def _check(config: Any, prefix: str) -> None:
     """Each field has its default's type (an int passes for a float) and its rule's range."""
     for f in dataclasses.fields(config):
         value, default = getattr(config, f.name), _default(f)
-        if dataclasses.is_dataclass(default) or isinstance(default, tuple):
-            continue  # checked on their own
+        if dataclasses.is_dataclass(default) or isinstance(default, tuple) or default is None:
+            continue  # checked on their own (an optional field: by its user)
         if isinstance(default, bool):
             ok, kind = isinstance(value, bool), "true or false"
         elif isinstance(default, int):

@@ -55,6 +55,8 @@ def load_poses(path: str | Path) -> PoseSet:
         raise DataFileError(path, f"poses must be (N, 17, 3), got {poses.shape}")
     if not np.isfinite(poses).all():
         raise DataFileError(path, "poses contain NaN or inf")
+    if len(poses) == 0:
+        raise DataFileError(path, "holds no poses")
     n = len(poses)
     bad = [k for k, v in arrays.items() if len(v) != n]
     if bad:

@@ -20,6 +20,10 @@ class OptionError(VVIPEError, ValueError):
     """An option or setting out of its range; the message names it and what it must be."""
 
 
+class PoseInputError(OptionError):
+    """Arrays given to the façade (vvipe_core.api) of the wrong shape, or a setting out of range."""
+
+
 class DetectionError(VVIPEError):
     """Base class of the errors on the way from a picture or video to 2D keypoints."""
 

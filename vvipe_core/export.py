@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vvipe_core.atomic import WriteError, atomic_write, write_text
+from vvipe_core.atomic import atomic_write, write_text
 from vvipe_core.bvh import write_bvh
 from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.errors import ExportError
@@ -74,7 +74,8 @@ class PoseSequence:
 
 
 def save_poses(path: str | Path, sequence: PoseSequence) -> Path:
-    """Write by suffix: .json, .csv, .npz or .bvh. Returns the path written."""
+    """Write by suffix: .json, .csv, .npz or .bvh. Returns the path written. Raises ExportError
+    for what cannot be exported, WriteError (atomic.py) when the write itself fails."""
     path = Path(path)
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
@@ -83,8 +84,6 @@ def save_poses(path: str | Path, sequence: PoseSequence) -> Path:
         raise ExportError(path, "the folder does not exist")
     try:
         writer(path, sequence)
-    except WriteError as error:
-        raise ExportError(path, f"cannot write: {error.reason}") from error
     except ExportError as error:
         raise ExportError(path, error.reason)
     return path

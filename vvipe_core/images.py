@@ -5,9 +5,14 @@ the formats Pillow does not identify. The format comes from the file's content, 
 extension, so a PNG named ``.jpg`` reads fine.
 
 Detection does not need every pixel of a 20000×20000 photo: images are downscaled so that their
-longer side is at most ``max_side`` (JPEGs are decoded at reduced scale, so the full picture
-never sits in memory). :class:`LoadedImage` keeps the full size so that keypoints, which
-MediaPipe gives in normalised coordinates, map back to the original frame exactly.
+longer side is at most ``max_side``, while decoding, so the full picture never sits in memory:
+JPEGs are decoded at reduced scale (Pillow's draft mode); PNG, TIFF, WebP, GIF and HEIF/AVIF
+are streamed through libvips' thumbnail (pyvips: sequential decoding, shrinking as rows arrive;
+a 20000×20000 PNG peaks at about 0.1 GB instead of 4.8 GB). Uncompressed formats (BMP, PPM,
+TGA...) are decoded whole. Pictures over ``MAX_PIXELS`` (decompression bombs) are refused
+from their header, before decoding.
+:class:`LoadedImage` keeps the full size so that keypoints, which MediaPipe gives in
+normalised coordinates, map back to the original frame exactly.
 """
 from __future__ import annotations
 
@@ -43,6 +48,8 @@ _BACKGROUND = 255
 # opened (we check MAX_PIXELS ourselves), under a lock so two readers cannot interleave.
 _PIL_LIMIT_LOCK = threading.Lock()
 _EXIF_ORIENTATION = 0x0112
+# Compressed formats (Pillow's names) libvips decodes row by row; JPEG has Pillow's draft mode.
+_SHRUNK_BY_VIPS = frozenset({"PNG", "TIFF", "WEBP", "GIF", "HEIF", "AVIF"})
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,10 @@ def _read_with_pillow(path: Path, max_side: int | None) -> tuple[np.ndarray, tup
                 path, f"too large: {width}×{height} pixels (at most {MAX_PIXELS:,} are read)"
             )
         if max_side is not None and max(width, height) > max_side:
-            # JPEG only: decode at 1/2, 1/4 or 1/8 scale, still at least max_side on the long side.
+            if image.format in _SHRUNK_BY_VIPS:
+                return _read_shrunk_with_vips(path, max_side)
+            # JPEG: decode at 1/2, 1/4 or 1/8 scale, still at least max_side on the long side.
+            # (Uncompressed formats are decoded whole, bounded by MAX_PIXELS and their size.)
             scale = max_side / max(width, height)
             image.draft(image.mode, (int(width * scale) + 1, int(height * scale) + 1))
         try:
@@ -142,6 +152,26 @@ def _read_with_pillow(path: Path, max_side: int | None) -> tuple[np.ndarray, tup
             raise ImageReadError(path, reason)
         quarter_turn = image.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
         return _pillow_to_rgb8(oriented), (height, width) if quarter_turn else (width, height)
+
+
+def _read_shrunk_with_vips(path: Path, max_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """A big picture decoded row by row and shrunk on the way to fit `max_side` (EXIF
+    orientation applied); memory grows with the output, not with the picture."""
+    import pyvips  # libvips starts threads and caches: only for the pictures that need it
+
+    try:
+        header = pyvips.Image.new_from_file(str(path))
+        turned = header.get_typeof("orientation") and header.get("orientation") in (5, 6, 7, 8)
+        small = pyvips.Image.thumbnail(str(path), max_side, height=max_side, size="down",
+                                       fail_on="truncated")  # not grey rows, silently
+        if small.bands < 3:  # gray (+ alpha) -> RGB (+ alpha), keeping the bit depth
+            small = small.colourspace("srgb" if small.format == "uchar" else "rgb16")
+        pixels = small.numpy()
+    except pyvips.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown error"
+        raise ImageReadError(path, f"cannot decode the picture (truncated or corrupt?): {reason}")
+    size = (header.height, header.width) if turned else (header.width, header.height)
+    return _to_rgb8(pixels), size
 
 
 def _read_with_opencv(path: Path) -> tuple[np.ndarray, tuple[int, int]]:

@@ -196,8 +196,9 @@ class Trainer:
         self.metrics = dict(ckpt["metrics"].get("val", {}))
         self.opt = self._optimiser(self.position["stage"])
         self.opt.load_state_dict(state["optimizer"])
-        self._epoch_losses = dict(state["epoch_losses"])
-        self._saved_rng = state["rng"]
+        # Checkpoints from before exact resume lack these: such a run goes on, re-seeded.
+        self._epoch_losses = dict(state.get("epoch_losses", {}))
+        self._saved_rng = state.get("rng")
 
     # -- batches ------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:

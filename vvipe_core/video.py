@@ -166,6 +166,7 @@ class VideoDetection:
         self.cancel = cancel
         self.cancelled = False
         self.frames_done = 0
+        self.frames_reached = 0  # frames of the file up to the last one decoded
         self.frames_without_person: list[int] = []
 
     def __iter__(self) -> Iterator[FrameResult]:
@@ -182,9 +183,20 @@ class VideoDetection:
                 if not poses:
                     self.frames_without_person.append(frame.index)
                 self.frames_done += 1
+                self.frames_reached = frame.index + 1
                 yield FrameResult(frame.index, frame.time_s, poses)
         if self.progress is not None:
             self.progress(self.info.frame_count or self.frames_done, self.info.frame_count)
+
+    def truncation(self) -> str | None:
+        """After a full run: why the stream ended before the frames the container announces (a
+        truncated or damaged file), or None. Unknown counts and cancelled runs say nothing."""
+        count = self.info.frame_count
+        last_expected = (count - 1) // self.stride * self.stride  # the last frame a run reads
+        if self.cancelled or not count or self.frames_reached > last_expected:
+            return None
+        return (f"{self.info.path}: decoded {self.frames_reached} of the {count} frames the file "
+                "announces (truncated or damaged?)")
 
     def _should_stop(self, index: int) -> bool:
         if self.cancel is not None and self.cancel.is_set():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(soft_wrap=True)
@@ -81,7 +82,7 @@ def eval_command(
                           progress=lambda s: console.print(f"[dim]{s} cameras…[/dim]"),
                           sequences=pose_set.sequence)
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
     if refine:
@@ -92,7 +93,7 @@ def eval_command(
         try:
             write_text(json_out, json.dumps(result, indent=2) + "\n")
         except WriteError as e:
-            console.print(f"[red]error:[/red] {e}")
+            console.print(f"[red]error:[/red] {escape(str(e))}")
             raise typer.Exit(1) from None
         console.print(f"wrote {json_out}")
 

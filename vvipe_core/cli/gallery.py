@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.data import DataFileError
@@ -35,13 +36,13 @@ def gallery(
         model = VVIPE.load(checkpoint, device="cpu")
         poses = load_poses(data)
     except (DataFileError, CheckpointError, WriteError, OSError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     built = build_gallery(model, poses, size=size, seed=seed, source=data.name)
     try:
         built.save(out)
     except WriteError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(1) from None
     console.print(f"{len(built):,} poses from {len(set(built.sequence)):,} sequences -> {out}")
 

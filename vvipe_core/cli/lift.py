@@ -1,12 +1,13 @@
 """`vvipe lift`: a picture, a folder of pictures or a video -> 3D poses in a file.
 
 Exit codes: 0 done (bad items in a folder or empty video frames are skipped and reported),
-1 nobody could be lifted, 2 unusable input or options, 130 interrupted.
+1 nobody could be lifted, or a video ends before the frames it announces (what was decoded is
+saved), 2 unusable input or options, 130 interrupted.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.api import VVIPE
+from vvipe_core.atomic import WriteError
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import DetectionError, ExportError, NoPersonFound, VVIPEError
@@ -45,6 +47,7 @@ class Outcome:
     summary: str
     lifted: int
     skipped: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why not all of the input could be read
 
 
 def lift(
@@ -80,11 +83,15 @@ def lift(
         if outcome.lifted == 0:
             _fail(f"{path}: nobody could be lifted ({outcome.summary})", code=1)
         written = save_people(out, outcome.sequence)
+    except (NoPersonFound, WriteError) as error:  # the work was done, or there was none
+        _fail(str(error), code=1)
     except (VVIPEError, CheckpointError) as error:
         _fail(str(error))
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     _say(console, escape(f"{outcome.summary} -> {', '.join(map(str, written))}"))
+    if outcome.incomplete:
+        _fail(outcome.incomplete, code=1)
 
 
 def save_people(out: Path, sequence: PoseSequence) -> list[Path]:
@@ -183,8 +190,9 @@ def _video(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings)
     frames = tqdm(run, total=total, desc=path.name, unit="frame")
     size = (run.info.width, run.info.height)
     if settings.all_people:
-        return _video_people(path, track_people(frames, size), vvipe, run.info.fps / stride,
-                             smooth)
+        everyone = _video_people(path, track_people(frames, size), vvipe, run.info.fps / stride,
+                                 smooth)
+        return replace(everyone, incomplete=run.truncation())
     track = track_main_person(frames, size)
     result = lift_track(vvipe, track, DEFAULT_SMOOTHING if smooth else None)
     fps = run.info.fps / stride
@@ -199,7 +207,7 @@ def _video(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings)
     skipped = [f"{path} frame {i}: no person" for i in track.frames_without_person[:5]]
     if empty > 5:
         skipped.append(f"... and {empty - 5} more frames without a person")
-    return Outcome(sequence, summary, count, skipped)
+    return Outcome(sequence, summary, count, skipped, run.truncation())
 
 
 def _video_people(

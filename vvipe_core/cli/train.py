@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from tqdm import tqdm
 
 from vvipe_core.checkpoint import CheckpointError
@@ -46,7 +47,7 @@ def train(
     vae_epochs: int | None = typer.Option(None),
     mapper_epochs: int | None = typer.Option(None),
     steps_per_epoch: int | None = typer.Option(None, help="Cap steps per epoch (0 = all)."),
-    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random virtual cameras.
 
@@ -92,7 +93,7 @@ def train(
         trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from)
         trainer.check(stages)
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
     try:
@@ -105,7 +106,7 @@ def train(
         console.print(f"stopped at once; {out} holds the last saved state, if any")
         raise typer.Exit(130) from None
     except WriteError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(1) from None
     console.print(f"saved {out}")
 
@@ -115,7 +116,7 @@ def train_baseline(
     out: Path = typer.Option(..., "--out", "-o", help="Checkpoint to write."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config (cameras, "
                                        "mapper_epochs, steps_per_epoch, model size, ...)."),
-    threads: int = typer.Option(0, help="CPU threads for torch (0 = torch's default)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train an evaluation baseline on the same data and cameras as V-VIPE."""
     import torch
@@ -131,7 +132,7 @@ def train_baseline(
         cfg = TrainConfig.from_file(config) if config else TrainConfig()
         run(kind, cfg, out, callback=_progress_bars())
     except (DataFileError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     console.print(f"saved {out}")
 
