@@ -31,8 +31,13 @@ import numpy as np
 from vvipe_core.atomic import write_bytes, write_text
 from vvipe_core.errors import VVIPEError
 
-Kind = Literal["flat", "hnsw"]
-KINDS: tuple[str, ...] = ("flat", "hnsw")
+Kind = Literal["flat", "hnsw", "ivf"]
+KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
+_CLASSES = {"flat": faiss.IndexFlatL2, "hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat}
+# Exact search up to this many embeddings, IVF above (bench/bench_store.py measured the
+# crossing and the recall on real pose embeddings; docs/BENCHMARKS.md).
+EXACT_UP_TO = 200_000
+IVF_NPROBE = 16
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
@@ -45,7 +50,8 @@ class IndexFileError(VVIPEError):
 class PoseIndex:
     """Nearest-neighbour search over float32 embeddings (N, D), each carrying a payload.
 
-    ``kind="flat"`` is exact brute force. ``kind="hnsw"`` builds a graph (faiss ``IndexHNSWFlat``
+    ``kind="flat"`` is exact brute force. ``kind="ivf"`` (faiss ``IndexIVFFlat``) clusters the
+    embeddings into ``nlist`` cells on the first add and scans the ``nprobe`` nearest cells. ``kind="hnsw"`` builds a graph (faiss ``IndexHNSWFlat``
     with ``hnsw_m`` links per node) that answers much faster on large galleries at the price of
     occasionally missing a true neighbour; raise ``ef_search`` for better recall. ``hnsw_m``,
     ``ef_construction`` and ``ef_search`` are ignored by the exact index.
@@ -59,6 +65,8 @@ class PoseIndex:
         hnsw_m: int = 32,
         ef_construction: int = 40,
         ef_search: int = 128,
+        nlist: int = 1024,
+        nprobe: int = IVF_NPROBE,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
@@ -68,11 +76,22 @@ class PoseIndex:
             index = faiss.IndexHNSWFlat(dim, hnsw_m)
             index.hnsw.efConstruction = ef_construction
             index.hnsw.efSearch = ef_search
+        elif kind == "ivf":
+            # Trained (k-means of `nlist` cells) on the first add; a search scans `nprobe`.
+            index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, nlist)
+            index.nprobe = nprobe
         else:
             raise ValueError(f"unknown index kind {kind!r}; expected one of {KINDS}")
         self._kind: Kind = kind
         self._index = index
         self._payloads: list[Any] = []
+
+    @classmethod
+    def for_size(cls, dim: int, size: int) -> PoseIndex:
+        """Exact up to EXACT_UP_TO embeddings, IVF (about 4 sqrt(size) cells) above."""
+        if size <= EXACT_UP_TO:
+            return cls(dim)
+        return cls(dim, "ivf", nlist=int(4 * np.sqrt(size)))
 
     @property
     def dim(self) -> int:
@@ -103,6 +122,7 @@ class PoseIndex:
         """Append embeddings (N, D); returns their new ids (N,) int64.
 
         ``payloads`` has one JSON-serialisable entry per row (``None`` everywhere if omitted).
+        An IVF index is trained on its first add, which must hold at least ``nlist`` rows.
         """
         x = self._as_matrix(embeddings, "embeddings")
         if payloads is None:
@@ -110,6 +130,10 @@ class PoseIndex:
         elif len(payloads) != len(x):
             raise ValueError(f"{len(payloads)} payloads for {len(x)} embeddings")
         start = len(self)
+        if not self._index.is_trained:
+            # k-means on a sample: faiss wants at least 39 points per cell, 256 is plenty.
+            sample = np.random.default_rng(0).permutation(len(x))[: 256 * self._index.nlist]
+            self._index.train(x[sample])
         self._index.add(x)
         self._payloads.extend(payloads)
         return np.arange(start, start + len(x), dtype=np.int64)
@@ -174,8 +198,7 @@ class PoseIndex:
             index = faiss.read_index(str(index_path))
         except RuntimeError as err:  # faiss reports every read failure as RuntimeError
             raise IndexFileError(index_path, f"not a readable faiss index ({err})") from err
-        expected = faiss.IndexFlatL2 if meta["kind"] == "flat" else faiss.IndexHNSWFlat
-        if not isinstance(index, expected) or index.d != meta["dim"]:
+        if not isinstance(index, _CLASSES[meta["kind"]]) or index.d != meta["dim"]:
             raise IndexFileError(index_path, f"does not match {META_FILE} (kind, dim)")
         if index.ntotal != meta["size"] or len(meta["payloads"]) != meta["size"]:
             raise IndexFileError(index_path, f"size disagrees with {META_FILE}")
