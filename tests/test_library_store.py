@@ -244,3 +244,30 @@ def test_ray_local_builds_the_same_library_as_one_worker(pictures, tmp_path, tin
     assert on_ray.size == one.size == 4 and not on_ray.failed
     assert rows_by_file(PoseLibrary.open(tmp_path / "ray")) == rows_by_file(
         PoseLibrary.open(tmp_path / "one"))
+
+
+def test_a_large_library_keeps_its_ivf_index_until_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr("vvipe_core.index.EXACT_UP_TO", 100)
+    rng = np.random.default_rng(3)
+    library = PoseLibrary(tmp_path / "lib", 8, "tiny.pt")
+    library.add(rng.normal(size=(600, 8)), [Entry(f"/v/{i // 100}.mp4", i % 100, 0.0,
+                                                  (0, 0, 1, 1), 0) for i in range(600)])
+    library.save()
+    query = library.embeddings[123]
+    assert library.search(query, 1)[0].entry == library.entries[123]
+    assert library.index_kind.startswith("ivf")
+    cache = tmp_path / "lib" / "search_index.faiss"
+    written = cache.stat().st_mtime_ns
+    reopened = PoseLibrary.open(tmp_path / "lib")
+    assert reopened.search(query, 1)[0].entry == library.entries[123]
+    assert cache.stat().st_mtime_ns == written  # read, not built again
+    reopened.add(rng.normal(size=(100, 8)), _entries_of("/v/new.mp4", 100))
+    reopened.save()  # the cache is now of an older generation: built again on search
+    cache.write_bytes(b"stale")
+    again = PoseLibrary.open(tmp_path / "lib")
+    assert again.search(again.embeddings[650], 1)[0].entry == again.entries[650]
+    assert cache.read_bytes() != b"stale"
+
+
+def _entries_of(file: str, n: int) -> list[Entry]:
+    return [Entry(file, i, i / 30, (0, 0, 1, 1), 0) for i in range(n)]

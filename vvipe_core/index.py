@@ -38,6 +38,7 @@ _CLASSES = {"flat": faiss.IndexFlatL2, "hnsw": faiss.IndexHNSWFlat, "ivf": faiss
 # crossing and the recall on real pose embeddings; docs/BENCHMARKS.md).
 EXACT_UP_TO = 200_000
 IVF_NPROBE = 16
+IVF_RECALL = 0.97  # nprobe is tuned to this recall@10 on the index's own rows (see add)
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
@@ -87,11 +88,36 @@ class PoseIndex:
         self._payloads: list[Any] = []
 
     @classmethod
-    def for_size(cls, dim: int, size: int) -> PoseIndex:
-        """Exact up to EXACT_UP_TO embeddings, IVF (about 4 sqrt(size) cells) above."""
-        if size <= EXACT_UP_TO:
+    def for_size(cls, dim: int, size: int, force: Kind | None = None) -> PoseIndex:
+        """Exact up to EXACT_UP_TO embeddings, IVF (sqrt(size) cells, nprobe tuned on the
+        first add) above; `force` picks the kind whatever the size."""
+        if (force or ("flat" if size <= EXACT_UP_TO else "ivf")) == "flat":
             return cls(dim)
-        return cls(dim, "ivf", nlist=int(4 * np.sqrt(size)))
+        return cls(dim, "ivf", nlist=max(1, int(np.sqrt(size))), nprobe=0)
+
+    def describe(self) -> str:
+        if self._kind == "ivf":
+            return f"ivf, {self._index.nlist} cells, nprobe {self._index.nprobe}"
+        return self._kind
+
+    def to_bytes(self) -> bytes:
+        """The faiss index alone (no payloads), e.g. to cache a built IVF index."""
+        return faiss.serialize_index(self._index).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PoseIndex:
+        """An index written by to_bytes (payloads None); ValueError if it is not one."""
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, np.uint8))
+        except RuntimeError as err:
+            raise ValueError(f"not a faiss index ({err})") from err
+        kind = next((k for k, c in _CLASSES.items() if type(index) is c), None)
+        if kind is None:
+            raise ValueError(f"not an index of kind {KINDS}: {type(index).__name__}")
+        loaded = cls(index.d, kind, nlist=1)
+        loaded._index = index
+        loaded._payloads = [None] * index.ntotal
+        return loaded
 
     @property
     def dim(self) -> int:
@@ -130,11 +156,14 @@ class PoseIndex:
         elif len(payloads) != len(x):
             raise ValueError(f"{len(payloads)} payloads for {len(x)} embeddings")
         start = len(self)
+        tune = not self._index.is_trained and self._index.nprobe == 0
         if not self._index.is_trained:
-            # k-means on a sample: faiss wants at least 39 points per cell, 256 is plenty.
-            sample = np.random.default_rng(0).permutation(len(x))[: 256 * self._index.nlist]
+            # k-means on a sample: faiss wants at least 39 points per cell.
+            sample = np.random.default_rng(0).permutation(len(x))[: 64 * self._index.nlist]
             self._index.train(x[sample])
         self._index.add(x)
+        if tune:
+            self._index.nprobe = _tune_nprobe(self._index, x)
         self._payloads.extend(payloads)
         return np.arange(start, start + len(x), dtype=np.int64)
 
@@ -216,6 +245,23 @@ class PoseIndex:
         if not np.isfinite(x).all():
             raise ValueError(f"{name} contain NaN or inf")
         return x
+
+
+def _tune_nprobe(index: faiss.IndexIVFFlat, x: np.ndarray, queries: int = 200) -> int:
+    """The fewest cells to scan for IVF_RECALL recall@10 on `queries` of the index's own rows
+    (each query's own row left out of both lists), against exact search."""
+    rows = np.random.default_rng(0).permutation(len(x))[:queries]
+    _, truth = faiss.knn(x[rows], x, 11)
+    nprobe = 1
+    while nprobe < index.nlist:
+        index.nprobe = nprobe
+        _, found = index.search(x[rows], 11)
+        recall = np.mean([len(set(t) & set(f) - {r}) / 10
+                          for t, f, r in zip(truth, found, rows)])
+        if recall >= IVF_RECALL:
+            break
+        nprobe *= 2
+    return min(nprobe, index.nlist)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from vvipe_core.api import VVIPE
+from vvipe_core.atomic import write_bytes
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import NoPersonFound
 from vvipe_core.images import IMAGE_SUFFIXES, load_image
@@ -48,6 +49,9 @@ __all__ = ["DATABASE", "Entry", "LibraryError", "LibraryHit", "PoseLibrary", "Pr
            "Report", "embed_query", "index_paths", "media_files", "source_picture"]
 
 OLD_META, OLD_EMBEDDINGS = "library.json", "embeddings.npy"  # format 1, migrated on open
+# A built approximate (IVF) search index, kept so that opening a large library does not build
+# it again; valid for the store generation noted under SEARCH_INDEX in the database.
+SEARCH_INDEX = "search_index.faiss"
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ class PoseLibrary:
         self._dirty: set[str] = set()  # files changed in memory since the last save
         self._index: PoseIndex | None = None  # built on the first search, grown by adds
         self.moves: dict[Path, Path] = {}  # files the last update found moved: old -> new
+        self._generation: int | None = None  # the store's, while memory matches it
+        self._cached_index: int | None = None  # the generation SEARCH_INDEX was built for
 
     def __len__(self) -> int:
         return sum(len(part[1]) for part in self._parts)
@@ -172,6 +178,9 @@ class PoseLibrary:
             library = cls(directory, store.embedding_dim, store.checkpoint)
             for record in store.records():
                 library._put(record)
+            library._synced(store)
+            cached = store.notes.get(SEARCH_INDEX)
+            library._cached_index = int(cached) if cached and cached.isdigit() else None
         return library
 
     @classmethod
@@ -199,7 +208,12 @@ class PoseLibrary:
         with closing(self._store()) as store:
             for path in sorted(self._dirty):
                 store.put(self._record(path)) if path in self.files else store.remove([path])
-        self._dirty.clear()
+            self._dirty.clear()
+            self._synced(store)
+
+    def _synced(self, store: LibraryStore) -> None:
+        """Memory now holds what the store holds (unless `add` left files unsaved)."""
+        self._generation = None if self._dirty else store.generation
 
     def _record(self, path: str) -> FileRecord:
         file_ids, sources, embeddings = self._joined()
@@ -251,7 +265,8 @@ class PoseLibrary:
         if gone:
             with closing(self._store()) as store:
                 store.remove([str(p) for p in gone])
-            self._drop([str(p) for p in gone])
+                self._drop([str(p) for p in gone])
+                self._synced(store)
         return gone
 
     def _follow_moves(self, todo: list[Path]) -> dict[Path, Path]:
@@ -269,8 +284,8 @@ class PoseLibrary:
             with closing(self._store()) as store:
                 for old, new in moved.items():
                     store.rename(str(old), str(new))
-            for old, new in moved.items():
-                self._rename(str(old), str(new))
+                    self._rename(str(old), str(new))
+                self._synced(store)
         return moved
 
     def _rename(self, old: str, new: str) -> None:
@@ -309,12 +324,14 @@ class PoseLibrary:
         store.put(record)
         self._put(record)
         self._dirty.discard(record.path)
+        self._synced(store)
 
     def add(
         self, embeddings: np.ndarray | None, entries: list[Entry], replace: str | None = None
     ) -> None:
         """Append rows in memory (dropping those of the file `replace` first); `save` commits.
         Files added this way have no stamp: indexing them would process them again."""
+        self._generation = None  # memory is ahead of the store until `save`
         if replace is not None:
             self._drop([replace])
             self._dirty.add(replace)
@@ -343,12 +360,43 @@ class PoseLibrary:
         if not len(self):
             return []
         if self._index is None:
-            self._index = PoseIndex.for_size(self.embedding_dim, len(self))
-            self._index.add(self.embeddings)
+            self._index = self._cached_search_index() or PoseIndex.for_size(
+                self.embedding_dim, len(self))
+            if not len(self._index):
+                self._index.add(self.embeddings)
+                self.keep_search_index()
         distances, ids = self._index.search(np.asarray(embedding, np.float32)[None], k)
         entries = self.entries
         return [LibraryHit(entries[i], float(np.sqrt(d)))
                 for d, i in zip(distances[0], ids[0]) if i >= 0]
+
+
+    @property
+    def index_kind(self) -> str:
+        """How search works now: "flat" (exact), "ivf, N cells, nprobe P", or "none" before the
+        first search."""
+        return "none" if self._index is None else self._index.describe()
+
+    def keep_search_index(self) -> None:
+        """Write a built approximate index beside the store (exact ones are rebuilt in no
+        time), so the next opening of the same library searches at once."""
+        if self._index is None or self._index.kind == "flat" or self._generation is None:
+            return
+        with closing(self._store()) as store:
+            if store.generation == self._generation:
+                write_bytes(self.directory / SEARCH_INDEX, self._index.to_bytes())
+                store.note(SEARCH_INDEX, str(self._generation))
+                self._cached_index = self._generation
+
+    def _cached_search_index(self) -> PoseIndex | None:
+        path = self.directory / SEARCH_INDEX
+        if self._cached_index is None or self._cached_index != self._generation:
+            return None
+        try:
+            index = PoseIndex.from_bytes(path.read_bytes())
+        except (OSError, ValueError):
+            return None  # a cache: rebuilt when unreadable
+        return index if len(index) == len(self) and index.dim == self.embedding_dim else None
 
 
 def _migrate(directory: Path) -> None:
@@ -413,6 +461,7 @@ def index_paths(
                 break
     moved = library.moves
     pruned = library.prune() if prune and not cancelled else []
+    library.keep_search_index()
     still = set(library.pending([f for f in todo if f.exists()]))
     failed = {f: error for f in todo if (error := library.files.get(str(f), {}).get("error"))}
     return Report([f for f in todo if f not in still and f not in moved.values()],

@@ -6,7 +6,7 @@ crash (kill -9, power loss) loses at most the file in flight: SQLite rolls an un
 transaction back when the database is next opened. A file processed again replaces its row.
 
     files(path TEXT PRIMARY KEY, size, mtime_ns, rows, error, sources BLOB, embeddings BLOB)
-    meta(key TEXT PRIMARY KEY, value TEXT)   format, embedding_dim, checkpoint
+    meta(key TEXT PRIMARY KEY, value TEXT)   format, embedding_dim, checkpoint, generation
 
 `sources` is a packed numpy array of SOURCE_DTYPE (frame, time, box, person) and `embeddings`
 float32 (rows, D): opening a library of a million poses reads a few thousand blobs, not a
@@ -57,11 +57,13 @@ class LibraryStore:
     """The SQLite database of one library directory. Not thread-safe: one writer at a time."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path, embedding_dim: int,
-                 checkpoint: str) -> None:
+                 checkpoint: str, generation: int, notes: dict[str, str]) -> None:
         self._db = connection
         self.path = path
         self.embedding_dim = embedding_dim
         self.checkpoint = checkpoint
+        self.generation = generation  # +1 with every change of the files table
+        self.notes = notes  # the other meta values (e.g. which generation a cache is of)
 
     @classmethod
     def exists(cls, directory: Path) -> bool:
@@ -77,10 +79,10 @@ class LibraryStore:
                 db.executescript(_SCHEMA)
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
                     ("format", str(FORMAT)), ("embedding_dim", str(embedding_dim)),
-                    ("checkpoint", checkpoint)])
+                    ("checkpoint", checkpoint), ("generation", "0")])
         except (OSError, sqlite3.Error) as error:
             raise LibraryError(path, f"cannot create the library ({error})") from None
-        return cls(db, path, embedding_dim, checkpoint)
+        return cls(db, path, embedding_dim, checkpoint, 0, {})
 
     @classmethod
     def open(cls, directory: Path) -> LibraryStore:
@@ -99,12 +101,14 @@ class LibraryStore:
             raise LibraryError(path, f"not a pose library of format {FORMAT} "
                                f"(format {meta.get('format')})")
         try:
-            embedding_dim = int(meta["embedding_dim"])
-            checkpoint = meta["checkpoint"]
+            embedding_dim = int(meta.pop("embedding_dim"))
+            checkpoint = meta.pop("checkpoint")
+            generation = int(meta.pop("generation"))
         except (KeyError, ValueError):
             db.close()
-            raise LibraryError(path, "damaged: no embedding size or checkpoint") from None
-        return cls(db, path, embedding_dim, checkpoint)
+            raise LibraryError(path, "damaged: no embedding size, checkpoint or generation"
+                               ) from None
+        return cls(db, path, embedding_dim, checkpoint, generation, meta)
 
     def close(self) -> None:
         self._db.close()
@@ -158,13 +162,25 @@ class LibraryStore:
         with self._writing():
             self._db.execute("UPDATE files SET path = ? WHERE path = ?", (new, old))
 
+    def note(self, key: str, value: str) -> None:
+        """Keep a meta value that is not part of the library (the generation stays)."""
+        try:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        except sqlite3.Error as error:
+            raise LibraryError(self.path, f"cannot write ({error})") from None
+        self.notes[key] = value
+
     @contextmanager
     def _writing(self) -> Iterator[None]:
         try:
             with self._db:  # one transaction: committed on success, rolled back on error
                 yield
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'",
+                                 (str(self.generation + 1),))
         except sqlite3.Error as error:
             raise LibraryError(self.path, f"cannot write ({error})") from None
+        self.generation += 1
 
 
 def _connect(path: Path) -> sqlite3.Connection:
