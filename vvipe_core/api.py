@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from vvipe_core import checkpoint
+from vvipe_core.bundled import bundled
 from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
@@ -14,7 +15,7 @@ from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
 from vvipe_core.train import select_device
 
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "vvipe.pt"
+BUNDLED_CHECKPOINT = bundled("checkpoints/vvipe.pt")
 
 
 class VVIPE:
