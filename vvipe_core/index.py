@@ -209,7 +209,7 @@ class PoseIndex:
             text = json.dumps(meta)
         except (TypeError, ValueError) as err:
             raise TypeError(f"payloads must be JSON-serialisable: {err}") from err
-        write_bytes(directory / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
+        write_bytes(directory / INDEX_FILE, self.to_bytes())
         write_text(directory / META_FILE, text)
         return directory
 
