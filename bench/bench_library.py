@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench.threads import limit_blas_threads
+from bench.timing import latencies_ms
 
 
 def main() -> None:
@@ -88,12 +89,7 @@ def run(args: argparse.Namespace) -> None:
         library.search(queries[0], 10)
         rows.append((f"first search of {args.size:,} (builds the exact faiss index)",
                      f"{(time.perf_counter() - start) * 1e3:.1f} ms"))
-        times = []
-        for query in queries:
-            start = time.perf_counter()
-            library.search(query, 10)
-            times.append(time.perf_counter() - start)
-        times_ms = np.array(times) * 1e3
+        times_ms = latencies_ms(lambda query: library.search(query, 10), queries)
         rows.append((f"query, k = 10, {args.size:,} poses: median / p90 of {args.queries}",
                      f"{np.median(times_ms):.2f} / {np.percentile(times_ms, 90):.2f} ms"))
         start = time.perf_counter()

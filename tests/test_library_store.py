@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from tests.media import PHOTOS, write_video
 from vvipe_core.cli import app
-from vvipe_core.detect import PoseDetector
 from vvipe_core.library import (
     DATABASE,
     Entry,
@@ -27,12 +26,6 @@ from vvipe_core.library import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def detector():
-    with PoseDetector() as d:
-        yield d
 
 
 @pytest.fixture

@@ -38,7 +38,9 @@ _CLASSES = {"flat": faiss.IndexFlatL2, "hnsw": faiss.IndexHNSWFlat, "ivf": faiss
 # crossing and the recall on real pose embeddings; docs/BENCHMARKS.md).
 EXACT_UP_TO = 200_000
 IVF_NPROBE = 16
-IVF_RECALL = 0.97  # nprobe is tuned to this recall@10 on the index's own rows (see add)
+# nprobe is tuned to this recall@10 on the index's own rows (see add). Queries from other
+# cameras are harder: 0.97 here gave 0.950 on validation queries (bench_store), 0.99 gives margin.
+IVF_RECALL = 0.99
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"

@@ -216,11 +216,13 @@ class PoseLibrary:
         self._generation = None if self._dirty else store.generation
 
     def _record(self, path: str) -> FileRecord:
-        file_ids, sources, embeddings = self._joined()
-        rows = file_ids == self._ids[path]
-        stamp = self.files[path]
+        """A file's rows, gathered from the parts (joining them would copy the library)."""
+        file_id, stamp = self._ids[path], self.files[path]
+        rows = [(sources[ids == file_id], embeddings[ids == file_id])
+                for ids, sources, embeddings in self._parts]
         return FileRecord(path, stamp["size"], stamp["mtime_ns"], stamp.get("error"),
-                          sources[rows], embeddings[rows])
+                          np.concatenate([r[0] for r in rows]),
+                          np.concatenate([r[1] for r in rows]))
 
     def _put(self, record: FileRecord) -> None:
         """A file's rows into memory, replacing any it had."""
