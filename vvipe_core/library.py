@@ -176,8 +176,15 @@ class PoseLibrary:
             _migrate(directory)
         with closing(LibraryStore.open(directory)) as store:
             library = cls(directory, store.embedding_dim, store.checkpoint)
-            for record in store.records():
-                library._put(record)
+            stamps, sources, embeddings = store.load()
+            library._paths = [stamp.path for stamp in stamps]
+            library._ids = {path: i for i, path in enumerate(library._paths)}
+            library.files = {s.path: {"size": s.size, "mtime_ns": s.mtime_ns, "rows": s.rows,
+                                      "error": s.error} for s in stamps}
+            file_ids = np.repeat(np.arange(len(stamps), dtype=np.int32),
+                                 [s.rows for s in stamps])
+            # Read-only views of the blobs; rows are only ever added or dropped by copying.
+            library._parts = [(file_ids, sources, embeddings)]
             library._synced(store)
             cached = store.notes.get(SEARCH_INDEX)
             library._cached_index = int(cached) if cached and cached.isdigit() else None

@@ -42,6 +42,17 @@ class LibraryError(VVIPEError):
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """A processed file as opening lists it: its stamp, its number of rows, its error."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    rows: int
+    error: str | None
+
+
+@dataclass(frozen=True)
 class FileRecord:
     """One processed file: its stamp when processed and what came out of it."""
 
@@ -113,23 +124,25 @@ class LibraryStore:
     def close(self) -> None:
         self._db.close()
 
-    def records(self) -> Iterator[FileRecord]:
-        """Every file in the order it was (last) processed; raises LibraryError on a row that
-        does not hold what it says."""
+    def load(self) -> tuple[list[FileStamp], np.ndarray, np.ndarray]:
+        """Every file in the order it was (last) processed, and all their sources (N,) and
+        embeddings (N, D) in that order, each read in one piece (a copy per blob would double
+        the time at a million poses). LibraryError on a row that does not hold what it says."""
         try:
             rows = self._db.execute("SELECT path, size, mtime_ns, rows, error, sources, "
                                     "embeddings FROM files ORDER BY rowid").fetchall()
         except sqlite3.Error as error:
             raise LibraryError(self.path, f"damaged ({error})") from None
-        for path, size, mtime_ns, count, error, sources, embeddings in rows:
+        for path, _, _, count, _, sources, embeddings in rows:
             if (not isinstance(sources, bytes) or not isinstance(embeddings, bytes)
                     or len(sources) != count * SOURCE_DTYPE.itemsize
                     or len(embeddings) != count * self.embedding_dim * 4):
                 raise LibraryError(self.path, f"damaged: the row of {path} does not hold "
                                    f"{count} sources and {count} embeddings")
-            vectors = np.frombuffer(embeddings, "<f4").reshape(count, self.embedding_dim)
-            yield FileRecord(path, size, mtime_ns, error, np.frombuffer(sources, SOURCE_DTYPE),
-                             vectors)
+        stamps = [FileStamp(*row[:5]) for row in rows]
+        sources = np.frombuffer(b"".join(row[5] for row in rows), SOURCE_DTYPE)
+        embeddings = np.frombuffer(b"".join(row[6] for row in rows), "<f4")
+        return stamps, sources, embeddings.reshape(len(sources), self.embedding_dim)
 
     def put(self, record: FileRecord) -> None:
         """Commit one file (replacing an earlier row of the same path) in one transaction."""
