@@ -8,6 +8,7 @@ embeds and commits what comes back, one file at a time: one writer, whatever run
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,11 @@ def detections(
     """Each file's Detected as it finishes (in file order with one worker, in finishing order
     otherwise), with heartbeats in between so the caller can cancel: closing the iterator
     stops the workers."""
+    if not files:
+        return
     if ray is not None:
         yield from _on_ray(files, stride, ray, workers)
-    elif workers > 1:
+    elif min(workers, len(files)) > 1:
         yield from _in_processes(files, stride, workers)
     else:
         owned = detector is None
@@ -115,6 +118,8 @@ def _start_worker() -> None:
     global _worker_detector
     import torch
 
+    # Ctrl-C is the parent's to handle: it stops the workers and keeps the finished files.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _worker_detector = PoseDetector()
 
@@ -125,7 +130,8 @@ def _detect_in_worker(task: tuple[Path, int]) -> Detected:
 
 def _in_processes(files: list[Path], stride: int, workers: int) -> Iterator[Detected | Heartbeat]:
     # spawn, not fork: MediaPipe and torch hold threads that a fork would copy half-way.
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_start_worker)
+    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(files)),
+                                                     initializer=_start_worker)
     try:
         results = pool.imap_unordered(_detect_in_worker, [(f, stride) for f in files])
         for _ in files:
