@@ -42,9 +42,9 @@ from app.panels import (
 from app.state import AppState
 from app.train_panel import TrainPanel
 from app.training import Training
+from vvipe_core.bundled import bundled
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SAMPLE_PHOTO = ASSETS / "sample.jpg"
+SAMPLE_PHOTO = bundled("assets/sample.jpg")
 MAX_RECENT = 8
 EXPORT_FILTER = ("JSON (*.json);;CSV (*.csv);;NumPy (*.npz);;BVH for Blender (*.bvh)")
 OPEN_FILTER = ("Everything V-VIPE opens (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.mp4 *.mov "

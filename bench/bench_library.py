@@ -1,7 +1,8 @@
 """Pose library speed: indexing throughput (frames/s) and query latency on a large library.
 
 Indexing runs the real path (MediaPipe detection + embed_2d + saving after each file) on the
-test photos and a generated video. The query part fills a library with synthetic embeddings
+test photos and a generated video, then on --videos videos with 1 and 2 worker processes
+(the parallel run's time includes starting the workers and their MediaPipe). The query part fills a library with synthetic embeddings
 (random normal, the model's size) and times save, open, the first search (which builds the
 faiss index) and single queries, plus one query from a photo (detection + embedding + search).
 
@@ -19,12 +20,14 @@ import time
 from pathlib import Path
 
 from bench.threads import limit_blas_threads
+from bench.timing import latencies_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000, help="synthetic library size")
     parser.add_argument("--video-frames", type=int, default=120)
+    parser.add_argument("--videos", type=int, default=4, help="for the 1 vs 2 workers rows")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1, help="for torch, faiss and BLAS")
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> None:
             seconds = time.perf_counter() - start
             rows.append((f"index {name}: {frames} frames -> {report.size} poses",
                          f"{seconds:.2f} s = {frames / seconds:.1f} frames/s"))
+        rows += worker_rows(tmp, args, model, detector)
         start = time.perf_counter()
         again = index_paths(tmp / "lib_videos", [videos], model, detector=detector)
         rows.append((f"re-index the unchanged video ({len(again.skipped)} file skipped)",
@@ -85,12 +89,7 @@ def run(args: argparse.Namespace) -> None:
         library.search(queries[0], 10)
         rows.append((f"first search of {args.size:,} (builds the exact faiss index)",
                      f"{(time.perf_counter() - start) * 1e3:.1f} ms"))
-        times = []
-        for query in queries:
-            start = time.perf_counter()
-            library.search(query, 10)
-            times.append(time.perf_counter() - start)
-        times_ms = np.array(times) * 1e3
+        times_ms = latencies_ms(lambda query: library.search(query, 10), queries)
         rows.append((f"query, k = 10, {args.size:,} poses: median / p90 of {args.queries}",
                      f"{np.median(times_ms):.2f} / {np.percentile(times_ms, 90):.2f} ms"))
         start = time.perf_counter()
@@ -100,6 +99,28 @@ def run(args: argparse.Namespace) -> None:
     print("| measure | result |\n| --- | --- |")
     for measure, result in rows:
         print(f"| {measure} | {result} |")
+
+
+def worker_rows(tmp: Path, args: argparse.Namespace, model, detector) -> list[tuple[str, str]]:
+    """The same videos indexed by this process and by two worker processes."""
+    from tests.media import PHOTOS, write_video
+    from vvipe_core.library import index_paths
+
+    folder = tmp / "many"
+    folder.mkdir()
+    frames = args.video_frames // args.videos
+    for v in range(args.videos):
+        write_video(folder / f"clip{v}.avi", [PHOTOS[(i + v) % len(PHOTOS)] for i in range(frames)],
+                    size=(640, 480), fps=30)
+    rows, total = [], frames * args.videos
+    for workers in (1, 2):
+        start = time.perf_counter()
+        report = index_paths(tmp / f"lib_workers{workers}", [folder], model,
+                             detector=detector if workers == 1 else None, workers=workers)
+        seconds = time.perf_counter() - start
+        rows.append(((f"index {args.videos} videos 640×480, {total} frames -> {report.size} poses,"
+                     f" {workers} worker(s)"), f"{seconds:.2f} s = {total / seconds:.1f} frames/s"))
+    return rows
 
 
 if __name__ == "__main__":

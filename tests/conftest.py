@@ -29,3 +29,12 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     return Trainer(tiny_config(), out).run()
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """One MediaPipe detector per test module (they take a second to start)."""
+    from vvipe_core.detect import PoseDetector
+
+    with PoseDetector() as d:
+        yield d

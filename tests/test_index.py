@@ -59,9 +59,9 @@ def test_ids_follow_insertion_order_and_map_to_payloads(
     assert index.payloads([500, -1]) == [None, None]
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_save_load_round_trip(kind: str, tmp_path: Path) -> None:
-    index = PoseIndex(DIM, kind=kind, ef_search=40)
+    index = PoseIndex(DIM, kind=kind, ef_search=40, nlist=8)
     payloads = [{"name": f"p{i}", "tags": [i, None]} for i in range(300)]
     index.add(_random(300, seed=2), payloads=payloads)
     queries = _random(20, seed=3)
@@ -85,6 +85,18 @@ def test_hnsw_recall_at_10() -> None:
     _, found_ids = approx.search(queries, k=10)
     hits = sum(len(set(t) & set(f)) for t, f in zip(true_ids, found_ids))
     assert hits / true_ids.size > 0.9
+
+
+def test_ivf_scanning_every_cell_is_exact_and_for_size_switches_to_it(monkeypatch) -> None:
+    gallery, queries = _random(2000, seed=4), _random(50, seed=5)
+    exact, ivf = PoseIndex(DIM), PoseIndex(DIM, kind="ivf", nlist=16, nprobe=16)
+    exact.add(gallery)
+    ivf.add(gallery[:1000])
+    ivf.add(gallery[1000:])  # trained on the first add, grown by the second
+    np.testing.assert_array_equal(ivf.search(queries, k=10)[1], exact.search(queries, k=10)[1])
+    monkeypatch.setattr("vvipe_core.index.EXACT_UP_TO", 1000)
+    assert PoseIndex.for_size(DIM, 1000).kind == "flat"
+    assert PoseIndex.for_size(DIM, 1001).kind == "ivf"
 
 
 def test_k_larger_than_size_is_clipped() -> None:
@@ -114,7 +126,7 @@ def test_input_errors() -> None:
     with pytest.raises(IndexError, match="out of range"):
         index.payloads([3])
     with pytest.raises(ValueError, match="unknown index kind"):
-        PoseIndex(DIM, kind="ivf")  # type: ignore[arg-type]
+        PoseIndex(DIM, kind="lsh")  # type: ignore[arg-type]
 
 
 def test_unserialisable_payload_fails_before_writing(tmp_path: Path) -> None:

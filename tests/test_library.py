@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from tests.media import LUNGE_LEFT, PHOTOS, STANDING, T_POSE, Y_POSE, write_video
-from vvipe_core.detect import PoseDetector
 from vvipe_core.library import (
     LibraryError,
     PoseLibrary,
@@ -16,12 +15,6 @@ from vvipe_core.library import (
     media_files,
     source_picture,
 )
-
-
-@pytest.fixture(scope="module")
-def detector():
-    with PoseDetector() as d:
-        yield d
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from vvipe_core import checkpoint
+from vvipe_core.bundled import bundled
 from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
@@ -18,7 +19,7 @@ from vvipe_core.refine import refine_latents
 from vvipe_core.skeleton import H36M17, KP13, Skeleton, convert
 from vvipe_core.train import select_device
 
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "vvipe.pt"
+BUNDLED_CHECKPOINT = bundled("checkpoints/vvipe.pt")
 
 
 class VVIPE:

@@ -18,6 +18,7 @@ from vvipe_core.skeleton import H36M17, KP13
 
 FORMAT = "vvipe-checkpoint"
 FORMAT_VERSION = 1
+WEIGHTS = ("vae", "mapper")  # the parts that `save(float16=True)` stores as float16
 
 
 class CheckpointError(VVIPEError, ValueError):
@@ -64,12 +65,30 @@ def build(
     }
 
 
-def save(checkpoint: dict[str, Any], path: str | Path) -> Path:
+def save(checkpoint: dict[str, Any], path: str | Path, float16: bool | None = None) -> Path:
     """Write atomically: a crash mid-write never leaves a half file under `path`. Serialised in
-    memory first: torch reports a full disk as "unexpected pos", atomic.py names the cause."""
+    memory first: torch reports a full disk as "unexpected pos", atomic.py names the cause.
+
+    `float16` stores the weights (vae, mapper) as float16, half the file; `load` gives them back
+    as float32. None: as the config's `float16_weights` says, for a finished checkpoint only (one
+    with a train_state stays float32, so that resuming it is exact)."""
+    if float16 is None:
+        float16 = (bool(checkpoint.get("config", {}).get("float16_weights"))
+                   and checkpoint.get("train_state") is None)
+    if float16:
+        checkpoint = {**checkpoint, "storage": "float16",
+                      **{part: _cast(checkpoint.get(part), torch.float16) for part in WEIGHTS}}
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     return write_bytes(path, buffer.getbuffer())
+
+
+def _cast(state: dict[str, torch.Tensor] | None, dtype: torch.dtype):
+    """Floating-point tensors of a state dict to `dtype` (counters and None as they are)."""
+    if state is None:
+        return None
+    return {k: v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for k, v in state.items()}
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -89,6 +108,11 @@ def load(path: str | Path) -> dict[str, Any]:
             path, f"checkpoint format version {version}, this program reads {FORMAT_VERSION}"
         )
     _check_structure(ckpt, path)
+    storage = ckpt.pop("storage", "float32")
+    if storage not in ("float32", "float16"):
+        raise CheckpointError(path, f"unknown weight storage {storage!r}")
+    if storage == "float16":
+        ckpt.update({part: _cast(ckpt[part], torch.float32) for part in WEIGHTS})
     return ckpt
 
 

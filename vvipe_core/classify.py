@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from vvipe_core.atomic import atomic_write
+from vvipe_core.bundled import bundled
 from vvipe_core.cameras import SEEN, CameraRanges, project, sample_cameras
 from vvipe_core.errors import VVIPEError
 from vvipe_core.index import PoseIndex
@@ -50,7 +51,7 @@ Method = Literal["knn", "probe"]
 METHODS: tuple[str, ...] = ("knn", "probe")
 FORMAT = "vvipe-activity-classifier"
 FORMAT_VERSION = 1
-BUNDLED_CLASSIFIER = Path(__file__).resolve().parent.parent / "assets" / "activity_classifier.npz"
+BUNDLED_CLASSIFIER = bundled("assets/activity_classifier.npz")
 DEFAULT_WINDOW = 32  # poses: about 3 s of our thinned data (11 poses per second on average)
 # Chosen by 5-fold cross-validation over the train split's people (never val), on balanced
 # accuracy: stronger regularisation (64 units, dropout 0.5) raised top-1 by predicting the

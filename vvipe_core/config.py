@@ -72,6 +72,9 @@ class TrainConfig:
     keypoint_dropout: float = 0.0  # probability that a 2D keypoint is missing in training
     steps_per_epoch: int = 0  # 0 = one pass over the training poses
     val_poses: int = 2000
+    # A finished checkpoint stores its weights as float16 (half the size; loaded as float32).
+    # Resumable checkpoints keep float32, so that resuming stays exact.
+    float16_weights: bool = False
 
     def __post_init__(self) -> None:
         _check(self, "")

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vvipe_core.bundled import bundled
 from vvipe_core.errors import ModelFileError, NoPersonFound
 from vvipe_core.images import DETECT_MAX_SIDE, LoadedImage, image_from_array, load_image
 from vvipe_core.skeleton import H36M17, MEDIAPIPE33, convert
@@ -42,9 +43,7 @@ from vvipe_core.skeleton import H36M17, MEDIAPIPE33, convert
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
 
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "models" / (
-    "pose_landmarker_full.task"
-)
+BUNDLED_MODEL = bundled("assets/models/pose_landmarker_full.task")
 BUNDLED_MODEL_SHA256 = "4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad"
 DEFAULT_MIN_JOINT_CONFIDENCE = 0.5
 REDETECT_MIN_VISIBILITY = 0.85

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vvipe_core.atomic import atomic_write
+from vvipe_core.bundled import bundled
 from vvipe_core.data import PoseSet
 from vvipe_core.index import PoseIndex
 from vvipe_core.skeleton import H36M17
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 FORMAT = "vvipe-gallery"
 FORMAT_VERSION = 1
-BUNDLED_GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery.npz"
+BUNDLED_GALLERY = bundled("assets/gallery.npz")
 # Farthest-point sampling costs O(pool × size); the pool is drawn evenly across sequences first.
 DEFAULT_POOL = 20_000
 # Farthest points alone crowd a gallery with rare poses. Measured on 2,000 validation poses

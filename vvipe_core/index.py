@@ -31,8 +31,16 @@ import numpy as np
 from vvipe_core.atomic import write_bytes, write_text
 from vvipe_core.errors import VVIPEError
 
-Kind = Literal["flat", "hnsw"]
-KINDS: tuple[str, ...] = ("flat", "hnsw")
+Kind = Literal["flat", "hnsw", "ivf"]
+KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
+_CLASSES = {"flat": faiss.IndexFlatL2, "hnsw": faiss.IndexHNSWFlat, "ivf": faiss.IndexIVFFlat}
+# Exact search up to this many embeddings, IVF above (bench/bench_store.py measured the
+# crossing and the recall on real pose embeddings; docs/BENCHMARKS.md).
+EXACT_UP_TO = 200_000
+IVF_NPROBE = 16
+# nprobe is tuned to this recall@10 on the index's own rows (see add). Queries from other
+# cameras are harder: 0.97 here gave 0.950 on validation queries (bench_store), 0.99 gives margin.
+IVF_RECALL = 0.99
 FORMAT_VERSION = 1
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
@@ -45,7 +53,8 @@ class IndexFileError(VVIPEError):
 class PoseIndex:
     """Nearest-neighbour search over float32 embeddings (N, D), each carrying a payload.
 
-    ``kind="flat"`` is exact brute force. ``kind="hnsw"`` builds a graph (faiss ``IndexHNSWFlat``
+    ``kind="flat"`` is exact brute force. ``kind="ivf"`` (faiss ``IndexIVFFlat``) clusters the
+    embeddings into ``nlist`` cells on the first add and scans the ``nprobe`` nearest cells. ``kind="hnsw"`` builds a graph (faiss ``IndexHNSWFlat``
     with ``hnsw_m`` links per node) that answers much faster on large galleries at the price of
     occasionally missing a true neighbour; raise ``ef_search`` for better recall. ``hnsw_m``,
     ``ef_construction`` and ``ef_search`` are ignored by the exact index.
@@ -59,6 +68,8 @@ class PoseIndex:
         hnsw_m: int = 32,
         ef_construction: int = 40,
         ef_search: int = 128,
+        nlist: int = 1024,
+        nprobe: int = IVF_NPROBE,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
@@ -68,11 +79,47 @@ class PoseIndex:
             index = faiss.IndexHNSWFlat(dim, hnsw_m)
             index.hnsw.efConstruction = ef_construction
             index.hnsw.efSearch = ef_search
+        elif kind == "ivf":
+            # Trained (k-means of `nlist` cells) on the first add; a search scans `nprobe`.
+            index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, nlist)
+            index.nprobe = nprobe
         else:
             raise ValueError(f"unknown index kind {kind!r}; expected one of {KINDS}")
         self._kind: Kind = kind
         self._index = index
         self._payloads: list[Any] = []
+
+    @classmethod
+    def for_size(cls, dim: int, size: int, force: Kind | None = None) -> PoseIndex:
+        """Exact up to EXACT_UP_TO embeddings, IVF (sqrt(size) cells, nprobe tuned on the
+        first add) above; `force` picks the kind whatever the size."""
+        if (force or ("flat" if size <= EXACT_UP_TO else "ivf")) == "flat":
+            return cls(dim)
+        return cls(dim, "ivf", nlist=max(1, int(np.sqrt(size))), nprobe=0)
+
+    def describe(self) -> str:
+        if self._kind == "ivf":
+            return f"ivf, {self._index.nlist} cells, nprobe {self._index.nprobe}"
+        return self._kind
+
+    def to_bytes(self) -> bytes:
+        """The faiss index alone (no payloads), e.g. to cache a built IVF index."""
+        return faiss.serialize_index(self._index).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PoseIndex:
+        """An index written by to_bytes (payloads None); ValueError if it is not one."""
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, np.uint8))
+        except RuntimeError as err:
+            raise ValueError(f"not a faiss index ({err})") from err
+        kind = next((k for k, c in _CLASSES.items() if type(index) is c), None)
+        if kind is None:
+            raise ValueError(f"not an index of kind {KINDS}: {type(index).__name__}")
+        loaded = cls(index.d, kind, nlist=1)
+        loaded._index = index
+        loaded._payloads = [None] * index.ntotal
+        return loaded
 
     @property
     def dim(self) -> int:
@@ -103,6 +150,7 @@ class PoseIndex:
         """Append embeddings (N, D); returns their new ids (N,) int64.
 
         ``payloads`` has one JSON-serialisable entry per row (``None`` everywhere if omitted).
+        An IVF index is trained on its first add, which must hold at least ``nlist`` rows.
         """
         x = self._as_matrix(embeddings, "embeddings")
         if payloads is None:
@@ -110,7 +158,14 @@ class PoseIndex:
         elif len(payloads) != len(x):
             raise ValueError(f"{len(payloads)} payloads for {len(x)} embeddings")
         start = len(self)
+        tune = not self._index.is_trained and self._index.nprobe == 0
+        if not self._index.is_trained:
+            # k-means on a sample: faiss wants at least 39 points per cell.
+            sample = np.random.default_rng(0).permutation(len(x))[: 64 * self._index.nlist]
+            self._index.train(x[sample])
         self._index.add(x)
+        if tune:
+            self._index.nprobe = _tune_nprobe(self._index, x)
         self._payloads.extend(payloads)
         return np.arange(start, start + len(x), dtype=np.int64)
 
@@ -156,7 +211,7 @@ class PoseIndex:
             text = json.dumps(meta)
         except (TypeError, ValueError) as err:
             raise TypeError(f"payloads must be JSON-serialisable: {err}") from err
-        write_bytes(directory / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
+        write_bytes(directory / INDEX_FILE, self.to_bytes())
         write_text(directory / META_FILE, text)
         return directory
 
@@ -174,8 +229,7 @@ class PoseIndex:
             index = faiss.read_index(str(index_path))
         except RuntimeError as err:  # faiss reports every read failure as RuntimeError
             raise IndexFileError(index_path, f"not a readable faiss index ({err})") from err
-        expected = faiss.IndexFlatL2 if meta["kind"] == "flat" else faiss.IndexHNSWFlat
-        if not isinstance(index, expected) or index.d != meta["dim"]:
+        if not isinstance(index, _CLASSES[meta["kind"]]) or index.d != meta["dim"]:
             raise IndexFileError(index_path, f"does not match {META_FILE} (kind, dim)")
         if index.ntotal != meta["size"] or len(meta["payloads"]) != meta["size"]:
             raise IndexFileError(index_path, f"size disagrees with {META_FILE}")
@@ -193,6 +247,23 @@ class PoseIndex:
         if not np.isfinite(x).all():
             raise ValueError(f"{name} contain NaN or inf")
         return x
+
+
+def _tune_nprobe(index: faiss.IndexIVFFlat, x: np.ndarray, queries: int = 200) -> int:
+    """The fewest cells to scan for IVF_RECALL recall@10 on `queries` of the index's own rows
+    (each query's own row left out of both lists), against exact search."""
+    rows = np.random.default_rng(0).permutation(len(x))[:queries]
+    _, truth = faiss.knn(x[rows], x, 11)
+    nprobe = 1
+    while nprobe < index.nlist:
+        index.nprobe = nprobe
+        _, found = index.search(x[rows], 11)
+        recall = np.mean([len(set(t) & set(f) - {r}) / 10
+                          for t, f, r in zip(truth, found, rows)])
+        if recall >= IVF_RECALL:
+            break
+        nprobe *= 2
+    return min(nprobe, index.nlist)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
