@@ -16,7 +16,9 @@ Decisions:
   picture people shrink until it finds nobody, so pictures wider than ``TILE_ASPECT`` are also
   searched in half-overlapping square tiles. On 198 two-person composites (docs/BENCHMARKS.md)
   MediaPipe alone found both people in 71, masking in 188, tiling alone in 178 (20 with a
-  duplicate), both together in 195 with no miss. A second look can mistake furniture for a
+  duplicate), both together in 196 with no miss (2 with a duplicate), at 5 times the time of
+  one pass. Ordinary 4:3 and 3:2 landscape photos are not tiled, so they cost one or two
+  passes. A second look can mistake furniture for a
   squashed person, or see half a person at a tile's edge, so people found there must be
   clearly visible (mean landmark visibility >= ``REDETECT_MIN_VISIBILITY``; real people
   scored >= 0.92, the one false find 0.78) and must not share most of their box with someone
@@ -56,7 +58,7 @@ MASK_PADDING = 0.1  # the blanked box grows by this fraction of its width on eve
 MASK_GREY = 128
 SAME_PERSON_OVERLAP = 0.5  # of the smaller box: a second look's find this much inside a known
 # person's box (or around it) is that person again
-TILE_ASPECT = 1.3  # pictures wider than this times their height are also searched in tiles
+TILE_ASPECT = 1.5  # pictures wider than this times their height are also searched in tiles
 
 # (17, 33): which landmarks make up each of our joints (their product is the joint's confidence).
 _SOURCES = MEDIAPIPE33.conversion_matrix(H36M17) > 0
