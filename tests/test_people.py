@@ -229,3 +229,15 @@ def test_lift_all_people_of_a_folder(tiny_checkpoint: Path, two_people: Path,
     sequence = load_poses(out)
     assert sequence.source == ["a_two.png", "a_two.png", "b_one.jpg"]
     assert sequence.person.tolist() == [1, 2, 1]
+
+
+def test_a_person_seen_in_two_frames_of_a_short_clip_is_kept(detector: PoseDetector,
+                                                             tmp_path: Path) -> None:
+    """Flickers (tracks shorter than min_frames) are dropped, but never the longest track."""
+    from tests.media import write_video
+
+    video = write_video(tmp_path / "short.avi", [None, STANDING, STANDING])
+    tracks = _tracks(detector, video)
+    assert list(tracks) == [1]
+    seen = np.isfinite(tracks[1].keypoints).any(axis=(1, 2))
+    assert seen.tolist() == [False, True, True] and tracks[1].frames_without_person == [0]
