@@ -19,4 +19,4 @@ def test_bench_people_smoke(tiny_checkpoint: Path) -> None:
     for table in ("## everyone in a picture", "time per extra person found", "## tracking",
                   "µs per frame and person", "## live", "ratio to MediaPipe alone"):
         assert table in out
-    assert "| mask and redetect (detect) |" in out and "| everyone (2 people) |" in out
+    assert "| mask and redetect + tiles (detect) |" in out and "| everyone (2 people) |" in out

@@ -56,6 +56,21 @@ def test_both_people_of_a_composite_are_found(detector: PoseDetector, two_people
     assert people[0].box_area >= people[1].box_area  # largest first
 
 
+def test_people_shrunk_in_a_wide_picture_are_found_in_its_tiles(detector: PoseDetector) -> None:
+    """Three photos side by side (3:1): MediaPipe's square view finds one person; the tiles find
+    the other two, mapped back to the whole picture's pixels."""
+    parts = [T_POSE, STANDING, Y_POSE]
+    rgb = side_by_side(parts, 360)
+    people = sorted(detector.detect(rgb), key=lambda p: p.box[0])
+    assert len(people) == 3
+    edges = np.cumsum([0] + [side_by_side([part], 360).shape[1] for part in parts])
+    for person, left, right in zip(people, edges[:-1], edges[1:]):
+        assert person.image_size == (rgb.shape[1], rgb.shape[0])
+        assert left - 5 <= person.box[0] < person.box[2] <= right + 5
+        inside = (person.keypoints_raw[:, 0] >= left - 5) & (person.keypoints_raw[:, 0] <= right + 5)
+        assert inside.all() and (person.landmarks[:, 0] <= right + 5).all()
+
+
 def test_a_single_person_is_found_once(detector: PoseDetector) -> None:
     for photo in (T_POSE, STANDING):
         assert len(detector.detect(photo)) == 1
@@ -214,3 +229,15 @@ def test_lift_all_people_of_a_folder(tiny_checkpoint: Path, two_people: Path,
     sequence = load_poses(out)
     assert sequence.source == ["a_two.png", "a_two.png", "b_one.jpg"]
     assert sequence.person.tolist() == [1, 2, 1]
+
+
+def test_a_person_seen_in_two_frames_of_a_short_clip_is_kept(detector: PoseDetector,
+                                                             tmp_path: Path) -> None:
+    """Flickers (tracks shorter than min_frames) are dropped, but never the longest track."""
+    from tests.media import write_video
+
+    video = write_video(tmp_path / "short.avi", [None, STANDING, STANDING])
+    tracks = _tracks(detector, video)
+    assert list(tracks) == [1]
+    seen = np.isfinite(tracks[1].keypoints).any(axis=(1, 2))
+    assert seen.tolist() == [False, True, True] and tracks[1].frames_without_person == [0]

@@ -12,11 +12,17 @@ Decisions:
 - Several people: every person found (up to ``num_poses``) is returned, largest box first, so
   ``poses[0]`` is the main person. MediaPipe alone often returns one of two people standing
   side by side, so ``detect`` blanks the boxes of the people found and looks again until nobody
-  new turns up ("mask and redetect": it found both people in 15 of 15 two-person composites
-  where MediaPipe alone found 9, and tiling wide pictures 12, with 3 duplicates; numbers in
-  docs/BENCHMARKS.md). A second look can mistake furniture for a squashed person, so people
-  found there must be clearly visible (mean landmark visibility >= ``REDETECT_MIN_VISIBILITY``;
-  real people scored >= 0.92, the one false find 0.78).
+  new turns up ("mask and redetect"). MediaPipe's person detector sees a square: in a wide
+  picture people shrink until it finds nobody, so pictures wider than ``TILE_ASPECT`` are also
+  searched in half-overlapping square tiles. On 198 two-person composites (docs/BENCHMARKS.md)
+  MediaPipe alone found both people in 71, masking in 188, tiling alone in 178 (20 with a
+  duplicate), both together in 196 with no miss (2 with a duplicate), at 5 times the time of
+  one pass. Ordinary 4:3 and 3:2 landscape photos are not tiled, so they cost one or two
+  passes. A second look can mistake furniture for a
+  squashed person, or see half a person at a tile's edge, so people found there must be
+  clearly visible (mean landmark visibility >= ``REDETECT_MIN_VISIBILITY``; real people
+  scored >= 0.92, the one false find 0.78) and must not share most of their box with someone
+  already found (``SAME_PERSON_OVERLAP`` of the smaller box).
 - Coordinates: pixels of the original picture (after EXIF orientation), x right, y down, origin
   at the top-left corner of the picture; downscaling for detection is undone exactly because
   MediaPipe answers in normalised coordinates.
@@ -29,7 +35,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +55,9 @@ DEFAULT_MIN_JOINT_CONFIDENCE = 0.5
 REDETECT_MIN_VISIBILITY = 0.85
 MASK_PADDING = 0.1  # the blanked box grows by this fraction of its width on every side
 MASK_GREY = 128
-SAME_PERSON_IOU = 0.5  # a second look's find overlapping a known person this much is that person
+SAME_PERSON_OVERLAP = 0.5  # of the smaller box: a second look's find this much inside a known
+# person's box (or around it) is that person again
+TILE_ASPECT = 1.5  # pictures wider than this times their height are also searched in tiles
 
 # (17, 33): which landmarks make up each of our joints (their product is the joint's confidence).
 _SOURCES = MEDIAPIPE33.conversion_matrix(H36M17) > 0
@@ -190,19 +198,40 @@ class PoseDetector:
         self._warmed_up = False
 
     def detect(self, image: ImageInput) -> list[Pose2D]:
-        """All people in a picture (file path, RGB array or LoadedImage), largest first: the
-        people found are blanked out and the picture searched again until nobody new is found
-        or ``num_poses`` people are."""
+        """All people in a picture (file path, RGB array or LoadedImage), largest first, up to
+        ``num_poses``: the people found are blanked out and the picture searched again until
+        nobody new turns up; a wide picture's square tiles are searched the same way."""
         loaded = self.prepare(image)
-        found = self.detect_once(loaded.rgb, loaded.size)
-        new, rgb = found, loaded.rgb
-        while new and len(found) < self.num_poses:
-            rgb = mask_people(rgb, new, loaded.size)
-            new = [pose for pose in self.detect_once(rgb, loaded.size)
-                   if pose.landmarks[:, 3].mean() >= REDETECT_MIN_VISIBILITY
-                   and all(box_iou(pose.box, known.box) < SAME_PERSON_IOU for known in found)]
-            found = found + new
+        found = self._search(loaded.rgb, loaded.size, 0.0, loaded.size, [])
+        height, width = loaded.rgb.shape[:2]
+        if width > TILE_ASPECT * height:
+            scale = loaded.size[0] / width  # picture pixels per rgb pixel
+            for left in sorted({*range(0, width - height, max(height // 2, 1)), width - height}):
+                tile = np.ascontiguousarray(loaded.rgb[:, left : left + height])
+                found += self._search(tile, (height * scale, loaded.size[1]), left * scale,
+                                      loaded.size, found)
         return sorted(found, key=lambda pose: -pose.box_area)[: self.num_poses]
+
+    def _search(self, rgb: np.ndarray, size: tuple[float, float], left: float,
+                picture_size: tuple[int, int], known: list[Pose2D]) -> list[Pose2D]:
+        """Mask and redetect in `rgb`: the whole picture, or a tile of it `size` picture pixels
+        large starting `left` pixels from the picture's left edge. Returns the people not in
+        `known`, in picture pixels. Only the whole picture's first look is taken as it comes."""
+        found: list[Pose2D] = []
+        first_look = left == 0 and size == picture_size
+        while len(known) + len(found) < self.num_poses:
+            new = []
+            for pose in self.detect_once(rgb, (round(size[0]), round(size[1]))):
+                moved = _moved(pose, left, picture_size)
+                clear = first_look or pose.landmarks[:, 3].mean() >= REDETECT_MIN_VISIBILITY
+                if clear and not any(_same_person(moved, other) for other in known + found):
+                    new.append(pose)
+                    found.append(moved)
+            if not new:
+                break
+            rgb = mask_people(rgb, new, size)
+            first_look = False
+        return found
 
     def detect_once(self, rgb: np.ndarray, size: tuple[int, int]) -> list[Pose2D]:
         """One MediaPipe pass over an RGB array (no second look): what MediaPipe alone finds;
@@ -285,7 +314,7 @@ class VideoSession:
         self.close()
 
 
-def mask_people(rgb: np.ndarray, people: list[Pose2D], size: tuple[int, int]) -> np.ndarray:
+def mask_people(rgb: np.ndarray, people: list[Pose2D], size: tuple[float, float]) -> np.ndarray:
     """A copy of `rgb` with each person's box (in `size` pixels; rgb may be downscaled) grown by
     MASK_PADDING and filled with grey."""
     masked = rgb.copy()
@@ -299,6 +328,26 @@ def mask_people(rgb: np.ndarray, people: list[Pose2D], size: tuple[int, int]) ->
         bottom = min(height, int(np.ceil((y1 + pad) * scale)))
         masked[top:bottom, left:right] = MASK_GREY
     return masked
+
+
+def _moved(pose: Pose2D, left: float, image_size: tuple[int, int]) -> Pose2D:
+    """A pose found in a tile, in the whole picture's pixels (the tile starts `left` pixels from
+    the picture's left edge; image_size: the picture's)."""
+    if left == 0 and pose.image_size == image_size:
+        return pose
+    shift = np.array([left, 0.0], dtype=np.float32)
+    landmarks = pose.landmarks.copy()
+    landmarks[:, 0] += left
+    x0, y0, x1, y1 = pose.box
+    return replace(pose, keypoints=pose.keypoints + shift, keypoints_raw=pose.keypoints_raw + shift,
+                   box=(x0 + left, y0, x1 + left, y1), image_size=image_size, landmarks=landmarks)
+
+
+def _same_person(a: Pose2D, b: Pose2D) -> bool:
+    x0, y0, x1, y1 = (max(a.box[0], b.box[0]), max(a.box[1], b.box[1]),
+                      min(a.box[2], b.box[2]), min(a.box[3], b.box[3]))
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter > SAME_PERSON_OVERLAP * max(min(a.box_area, b.box_area), 1e-9)
 
 
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

@@ -97,10 +97,11 @@ class FrameSource:
         self._condition = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture {source}", daemon=True)
+        self.started_at = time.perf_counter()  # a file's frame i is due at started_at + i / fps
         self._thread.start()
 
     def _run(self) -> None:
-        start = time.perf_counter()
+        start = self.started_at
         try:
             while not self._stop.is_set():
                 if self.paced:  # a file stands in for a camera: frames come at its rate

@@ -27,7 +27,8 @@ class TrackerSettings:
     """max_cost: pairings costlier than this are no match (1 = no overlap and nothing else,
     each body height of keypoint distance adds `keypoint_weight`); max_gap_s: how long an
     unseen track waits; velocity_smoothing: weight of the newest speed in the running one;
-    min_frames: tracks seen in fewer frames are dropped by track_people (flickers)."""
+    min_frames: tracks seen in fewer frames are dropped by track_people (flickers), except the
+    longest."""
 
     max_cost: float = 1.6
     keypoint_weight: float = 1.0
@@ -117,7 +118,8 @@ def track_people(
     for frame in seen:
         for track_id in frame:
             counts[track_id] = counts.get(track_id, 0) + 1
-    enough = min(settings.min_frames, len(seen))
+    # The person seen longest is kept however briefly (a short clip may show nobody for long).
+    enough = min(settings.min_frames, max(counts.values(), default=0))
     kept = sorted(i for i, n in counts.items() if n >= enough)  # tracker ids grow with time
     tracks = {}
     for number, track_id in enumerate(kept, start=1):

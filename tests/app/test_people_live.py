@@ -52,7 +52,7 @@ def test_a_two_person_video_shows_both_and_the_chooser_picks_whose_timeline(wind
 
 def test_live_view_with_a_file_as_camera_draws_records_and_snapshots(window, qtbot, tmp_path):
     video = tmp_path / "camera.avi"
-    write_people_video(video, 40)  # 4 s at 10 fps
+    write_people_video(video, 150)  # 15 s at 10 fps: stopped by the test
     live = window.live_panel
     window.tabs.setCurrentWidget(live)
     live.record_path = tmp_path / "live.json"

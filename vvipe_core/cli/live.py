@@ -5,6 +5,9 @@ mid-run (what was recorded is kept), 2 unusable source or options.
 """
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +17,8 @@ from rich.markup import escape
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.cli.lift import CheckpointOption, LandmarkerOption, _fail, _say, console
 from vvipe_core.errors import ExportError, VVIPEError
+
+PRINT_EVERY_S = 5.0
 
 
 def live(
@@ -53,7 +58,8 @@ def live(
             pipeline = LivePipeline(detector, vvipe, all_people)
             _say(console, escape(f"live from {source} ({frames.fps:g} fps); Ctrl-C stops"))
             try:
-                report = run_live(frames, pipeline, max_frames=max_frames, recorder=recorder)
+                report = run_live(frames, pipeline, max_frames=max_frames, recorder=recorder,
+                                  show=_ticker(pipeline))
             finally:
                 pipeline.close()
     except (VVIPEError, CheckpointError) as error:
@@ -64,6 +70,21 @@ def live(
     if report.failure:
         _fail(f"{source}: {report.failure}" + ("; the recording so far is kept" if record else ""),
               code=1)
+
+
+def _ticker(pipeline) -> Callable[[object], None]:
+    """A `show` for run_live: every PRINT_EVERY_S, one line on how the run goes."""
+    last = time.perf_counter()
+
+    def show(frame) -> None:
+        nonlocal last
+        now, recent = time.perf_counter(), pipeline.timings["total"][-100:]
+        if now - last >= PRINT_EVERY_S and recent:
+            last = now
+            _say(console, f"frame {frame.index}: {len(frame.people)} in view, read -> shown "
+                 f"{1000 * statistics.median(recent):.0f} ms (median of the last {len(recent)})")
+
+    return show
 
 
 def register(app: typer.Typer) -> None:
