@@ -172,23 +172,29 @@ class Verification:
 def retrieval(
     embeddings: np.ndarray, truths: dict[str, np.ndarray], gallery: np.ndarray | None = None,
     verify: Verification | None = None,
+    neighbours: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
     """embeddings (views, N, D) -> Hit@k for each named normalised 3D truth (N, 17, 3) that
     judges the hits (one search serves them all). Without `gallery`, averaged over ordered view
     pairs; with a `gallery` (N, D) of the same poses' 3D embeddings, every view queries it, and
-    `verify` may re-rank its answers."""
+    `verify` may re-rank its answers. `neighbours(queries, gallery, k)` -> ids (Q, k), a method's
+    own search, replaces the L2 index."""
     n_views = len(embeddings)
     targets = list(embeddings) if gallery is None else [gallery]
     scores: dict[str, list] = {name: [] for name in truths}
     for b, target in enumerate(targets):
-        index = PoseIndex(embeddings.shape[-1])
-        index.add(target)
+        if neighbours is None:
+            index = PoseIndex(embeddings.shape[-1])
+            index.add(target)
         for a in range(n_views):
             if gallery is not None or a != b:
-                depth = max(KS) if verify is None else max(*KS, verify.k)
-                distances, ids = index.search(embeddings[a], depth)
-                if verify is not None:
-                    ids = verify(a, ids, distances)[:, :max(KS)]
+                if neighbours is not None:
+                    ids = neighbours(embeddings[a], target, max(KS))
+                else:
+                    depth = max(KS) if verify is None else max(*KS, verify.k)
+                    distances, ids = index.search(embeddings[a], depth)
+                    if verify is not None:
+                        ids = verify(a, ids, distances)[:, :max(KS)]
                 for name, truth in truths.items():
                     scores[name].append(hits_at_k(truth, truth[ids], KS))
     return {name: {key: float(np.mean([s[key] for s in runs])) for key in runs[0]}
@@ -247,7 +253,8 @@ def evaluate(
         embeddings = np.stack([method.embed(v) for v in views])
         verify = Verification(views, poses, opts.verify, opts.verify_blend) if opts.verify \
             else None
-        for name, hits in retrieval(embeddings, truths, gallery, verify).items():
+        search = getattr(method, "neighbours", None)
+        for name, hits in retrieval(embeddings, truths, gallery, verify, search).items():
             result[name][camera_set] = hits
         if verify is not None:
             result["verify_ms_per_query"][camera_set] = 1000 * verify.seconds / verify.queries
