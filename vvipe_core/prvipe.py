@@ -209,8 +209,15 @@ def sample_distances(net: PrVipe, mean_q: np.ndarray, std_q: np.ndarray,
     out = np.empty(ids.shape, dtype=np.float32)
     with torch.no_grad():
         for s in range(0, len(ids), chunk):
-            idx = torch.as_tensor(ids[s:s + chunk])
-            out[s:s + chunk] = net.sample_distance(zq[s:s + chunk, None], zg[idx]).numpy()
+            q = zq[s:s + chunk]  # (n, K, D)
+            g = zg[torch.as_tensor(ids[s:s + chunk])]  # (n, C, K, D)
+            n, c, k, dim = g.shape
+            g = g.reshape(n, c * k, dim)
+            # All sample pairs by one batched matrix product: |q|^2 + |g|^2 - 2 q.g
+            d2 = (q**2).sum(-1)[:, :, None] + (g**2).sum(-1)[:, None, :] - 2 * torch.bmm(q, g.transpose(1, 2))
+            sigmoid = d2.clamp_min_(0).sqrt_().mul_(-net.a).add_(net.b).sigmoid_()
+            p = (1.0 - SMOOTHING) * sigmoid.view(n, k, c, k).mean((1, 3)) + SMOOTHING / 2.0
+            out[s:s + chunk] = (-torch.log(p)).numpy()
     return out
 
 
