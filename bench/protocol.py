@@ -5,6 +5,7 @@ plot.
 
     python -m bench.protocol --max-poses 8000       # train and evaluate what is missing, report
     python -m bench.protocol --train vvipe:1 prvipe:2  # train these (name:seed) only
+    python -m bench.protocol --evaluate-trained     # evaluate what is trained, train nothing
     python -m bench.protocol --report               # tables and plot from the saved JSON only
 
 protocol.json: {method: {"noise_0": result, "noise_5": result, "per_seed": [{"seed": s,
@@ -147,8 +148,9 @@ def mean_result(results: list):
     return first
 
 
-def run(saved: Path, max_poses: int | None) -> dict:
-    """Train and evaluate every (method, seed) missing from the saved results; saves after each."""
+def run(saved: Path, max_poses: int | None, train_missing: bool = True) -> dict:
+    """Train and evaluate every (method, seed) missing from the saved results; saves after each.
+    Without `train_missing`, evaluates only what is trained already."""
     from vvipe_core.atomic import write_text
     from vvipe_core.data import load_poses
 
@@ -161,7 +163,7 @@ def run(saved: Path, max_poses: int | None) -> dict:
     for name, entry in MODELS.items():
         done = {s["seed"] for s in results.get(name, {}).get("per_seed", [])}
         for seed in range(entry.seeds):
-            if seed in done:
+            if seed in done or not (train_missing or trained(name, seed)):
                 continue
             if not trained(name, seed):
                 train(name, seed)
@@ -173,7 +175,7 @@ def run(saved: Path, max_poses: int | None) -> dict:
                 results[name][key] = mean_result([s[key] for s in per_seed])
             save()
     for name in SWEEP_MODELS:
-        if "elevation_sweep" not in results.get(name, {}):
+        if name in results and trained(name, 0) and "elevation_sweep" not in results[name]:
             results[name]["elevation_sweep"] = elevation_sweep(name, poses, max_poses)
             save()
     return results
@@ -294,6 +296,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", nargs="*", metavar="NAME:SEED", help="train only these")
     parser.add_argument("--report", action="store_true", help="report from the saved JSON")
+    parser.add_argument("--evaluate-trained", action="store_true",
+                        help="evaluate the trained models missing from the JSON; train nothing")
     parser.add_argument("--max-poses", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -309,7 +313,8 @@ def main() -> None:
             train(name, int(seed))
         return
     saved = RESULTS / "protocol.json"
-    results = json.loads(saved.read_text()) if args.report else run(saved, args.max_poses)
+    results = (json.loads(saved.read_text()) if args.report
+               else run(saved, args.max_poses, train_missing=not args.evaluate_trained))
     print(report(results))
     print()
     print(claims(results))

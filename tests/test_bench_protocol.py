@@ -30,6 +30,9 @@ def tiny_protocol(tmp_path, monkeypatch):
 
 
 def test_protocol_runs_every_seed_once_and_keeps_the_json_shape(tiny_protocol):
+    # Evaluating only what is trained: nothing is, so only the 2D nearest neighbour runs.
+    first = protocol.run(tiny_protocol, max_poses=40, train_missing=False)
+    assert list(first) == ["2d"] and "elevation_sweep" in first["2d"]
     results = protocol.run(tiny_protocol, max_poses=40)
     assert json.loads(tiny_protocol.read_text()) == results
     for name, seeds in (("2d", 1), ("vvipe", 2), ("prvipe", 2), ("prvipe_samples", 2), ("lifter", 1)):
