@@ -6,6 +6,7 @@ plot.
     python -m bench.protocol --max-poses 8000       # train and evaluate what is missing, report
     python -m bench.protocol --train vvipe:1 prvipe:2  # train these (name:seed) only
     python -m bench.protocol --evaluate-trained     # evaluate what is trained, train nothing
+    python -m bench.protocol --only vvipe lifter    # these methods only (parallel processes)
     python -m bench.protocol --report               # tables and plot from the saved JSON only
 
 protocol.json: {method: {"noise_0": result, "noise_5": result, "per_seed": [{"seed": s,
@@ -148,34 +149,51 @@ def mean_result(results: list):
     return first
 
 
-def run(saved: Path, max_poses: int | None, train_missing: bool = True) -> dict:
-    """Train and evaluate every (method, seed) missing from the saved results; saves after each.
-    Without `train_missing`, evaluates only what is trained already."""
+def _evaluation_record(name: str, seed: int) -> Path:
+    """One (method, seed) evaluation, kept beside the checkpoints: runs in parallel processes
+    (each with --only) never lose each other's work; a last run gathers them into the JSON."""
+    return RUNS / f"{name}_s{seed}.eval.json"
+
+
+def run(saved: Path, max_poses: int | None, train_missing: bool = True,
+        only: tuple[str, ...] | None = None) -> dict:
+    """Train and evaluate every (method, seed) missing from the saved results (`only` these
+    methods when given); saves after each. Without `train_missing`, evaluates only what is
+    trained already."""
     from vvipe_core.atomic import write_text
     from vvipe_core.data import load_poses
 
     results = json.loads(saved.read_text()) if saved.exists() else {}
-    poses = load_poses(ROOT / VAL).poses
+    poses = None
 
     def save():
         write_text(saved, json.dumps(results, indent=1) + "\n")
 
     for name, entry in MODELS.items():
+        if only and name not in only:
+            continue
         done = {s["seed"] for s in results.get(name, {}).get("per_seed", [])}
         for seed in range(entry.seeds):
             if seed in done or not (train_missing or trained(name, seed)):
                 continue
-            if not trained(name, seed):
-                train(name, seed)
+            record = _evaluation_record(name, seed)
+            if not record.exists():
+                if not trained(name, seed):
+                    train(name, seed)
+                poses = load_poses(ROOT / VAL).poses if poses is None else poses
+                write_text(record, json.dumps(evaluate_seed(name, seed, poses, max_poses)) + "\n")
             per_seed = results.setdefault(name, {}).setdefault("per_seed", [])
-            per_seed.append(evaluate_seed(name, seed, poses, max_poses))
+            per_seed.append(json.loads(record.read_text()))
             per_seed.sort(key=lambda s: s["seed"])
             for noise in NOISES:
                 key = f"noise_{noise:g}"
                 results[name][key] = mean_result([s[key] for s in per_seed])
             save()
     for name in SWEEP_MODELS:
+        if only and name not in only:
+            continue
         if name in results and trained(name, 0) and "elevation_sweep" not in results[name]:
+            poses = load_poses(ROOT / VAL).poses if poses is None else poses
             results[name]["elevation_sweep"] = elevation_sweep(name, poses, max_poses)
             save()
     return results
@@ -298,6 +316,7 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="report from the saved JSON")
     parser.add_argument("--evaluate-trained", action="store_true",
                         help="evaluate the trained models missing from the JSON; train nothing")
+    parser.add_argument("--only", nargs="+", choices=list(MODELS), help="these methods only")
     parser.add_argument("--max-poses", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -314,7 +333,7 @@ def main() -> None:
         return
     saved = RESULTS / "protocol.json"
     results = (json.loads(saved.read_text()) if args.report
-               else run(saved, args.max_poses, train_missing=not args.evaluate_trained))
+               else run(saved, args.max_poses, not args.evaluate_trained, args.only and tuple(args.only)))
     print(report(results))
     print()
     print(claims(results))

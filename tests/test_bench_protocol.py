@@ -49,6 +49,11 @@ def test_protocol_runs_every_seed_once_and_keeps_the_json_shape(tiny_protocol):
         "prvipe_s0.pt", "prvipe_s1.pt"]
     assert "elevation_sweep" in results["2d"]
 
+    # Each (method, seed) evaluation is kept: a lost JSON is gathered again without any work.
+    assert len(list((tiny_protocol.parent / "runs").glob("*.eval.json"))) == 8
+    tiny_protocol.unlink()
+    assert protocol.run(tiny_protocol, max_poses=40, only=("vvipe",))["vvipe"] == results["vvipe"]
+    assert protocol.run(tiny_protocol, max_poses=40) == results
     # A second run finds nothing missing: it trains and evaluates nothing.
     stamp = tiny_protocol.stat().st_mtime_ns
     assert protocol.run(tiny_protocol, max_poses=40) == results
