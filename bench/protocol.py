@@ -158,7 +158,7 @@ def _evaluation_record(name: str, seed: int) -> Path:
 def run(saved: Path, max_poses: int | None, train_missing: bool = True,
         only: tuple[str, ...] | None = None) -> dict:
     """Train and evaluate every (method, seed) missing from the saved results (`only` these
-    methods when given); saves after each. Without `train_missing`, evaluates only what is
+    methods, NAME or NAME:SEED, when given); saves after each. Without `train_missing`, evaluates only what is
     trained already."""
     from vvipe_core.atomic import write_text
     from vvipe_core.data import load_poses
@@ -170,11 +170,11 @@ def run(saved: Path, max_poses: int | None, train_missing: bool = True,
         write_text(saved, json.dumps(results, indent=1) + "\n")
 
     for name, entry in MODELS.items():
-        if only and name not in only:
-            continue
         done = {s["seed"] for s in results.get(name, {}).get("per_seed", [])}
         for seed in range(entry.seeds):
             if seed in done or not (train_missing or trained(name, seed)):
+                continue
+            if only and not {name, f"{name}:{seed}"} & set(only):
                 continue
             record = _evaluation_record(name, seed)
             if not record.exists():
@@ -316,14 +316,16 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="report from the saved JSON")
     parser.add_argument("--evaluate-trained", action="store_true",
                         help="evaluate the trained models missing from the JSON; train nothing")
-    parser.add_argument("--only", nargs="+", choices=list(MODELS), help="these methods only")
+    parser.add_argument("--only", nargs="+", metavar="NAME[:SEED]", help="these methods (seeds) only")
     parser.add_argument("--max-poses", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     jobs = [job.split(":") for job in args.train or []]
     bad = [":".join(j) for j in jobs if len(j) != 2 or j[0] not in MODELS or not j[1].isdigit()]
+    bad += [o for o in args.only or [] if o.split(":")[0] not in MODELS]
     if bad:
-        parser.error(f"--train takes NAME:SEED with NAME one of {', '.join(MODELS)}; got {', '.join(bad)}")
+        parser.error(f"--train and --only take NAME:SEED (--only also NAME) with NAME one of "
+                     f"{', '.join(MODELS)}; got {', '.join(bad)}")
     import torch
 
     torch.set_num_threads(args.threads)

@@ -53,6 +53,7 @@ def test_protocol_runs_every_seed_once_and_keeps_the_json_shape(tiny_protocol):
     assert len(list((tiny_protocol.parent / "runs").glob("*.eval.json"))) == 8
     tiny_protocol.unlink()
     assert protocol.run(tiny_protocol, max_poses=40, only=("vvipe",))["vvipe"] == results["vvipe"]
+    assert protocol.run(tiny_protocol, max_poses=40, only=("lifter:0",))["lifter"] == results["lifter"]
     assert protocol.run(tiny_protocol, max_poses=40) == results
     # A second run finds nothing missing: it trains and evaluates nothing.
     stamp = tiny_protocol.stat().st_mtime_ns
@@ -67,8 +68,9 @@ def test_protocol_runs_every_seed_once_and_keeps_the_json_shape(tiny_protocol):
 
 
 def test_train_option_is_checked_before_any_work(monkeypatch, capsys):
-    monkeypatch.setattr("sys.argv", ["protocol", "--train", "vvipe:x", "nothing:1"])
+    monkeypatch.setattr("sys.argv", ["protocol", "--train", "vvipe:x", "nothing:1", "--only", "no"])
     with pytest.raises(SystemExit) as exit_info:
         protocol.main()
     assert exit_info.value.code == 2
-    assert "vvipe:x" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "vvipe:x" in err and "nothing:1" in err and "got vvipe:x, nothing:1, no" in err
