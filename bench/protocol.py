@@ -140,10 +140,11 @@ def elevation_sweep(name: str, poses: np.ndarray, max_poses: int | None) -> dict
 
 
 def mean_result(results: list):
-    """The mean over seeds of every number in the results (other values from the first)."""
+    """The mean over seeds of every number in the results (other values from the first); keys
+    that not every seed's result has (a field the harness gained later) are left out."""
     first = results[0]
     if isinstance(first, dict):
-        return {k: mean_result([r[k] for r in results]) for k in first}
+        return {k: mean_result([r[k] for r in results]) for k in first if all(k in r for r in results)}
     if isinstance(first, float):
         return float(np.mean(results))
     return first
