@@ -93,8 +93,8 @@ class EvalOptions:
         """Every option in its range, so what the results report is what was evaluated."""
         droppable = H36M17.n - 2  # never the hips (see _drop)
         checks = {
-            "cameras": (set(self.cameras) <= set(CAMERA_SETS) and len(self.cameras) > 0,
-                        f"one or more of {', '.join(CAMERA_SETS)}"),
+            # None at all is for callers bringing their own sets (evaluate's extra_sets).
+            "cameras": (set(self.cameras) <= set(CAMERA_SETS), f"some of {', '.join(CAMERA_SETS)}"),
             "views": (self.views >= 2, "at least 2 (retrieval is across views)"),
             "noise_px": (math.isfinite(self.noise_px) and self.noise_px >= 0, "a number ≥ 0"),
             "drop_joints": (0 <= self.drop_joints <= droppable, f"between 0 and {droppable}"),
@@ -246,6 +246,8 @@ def evaluate(
                    "verify_ms_per_query": {}}
     gallery = method.embed_3d(poses) if opts.against == "3d" else None
     sets = {name: CAMERA_SETS[name] for name in opts.cameras} | (extra_sets or {})
+    if not sets:
+        raise ValueError("no camera set to evaluate: give cameras or extra_sets")
     for camera_set, ranges in sets.items():
         if progress:
             progress(camera_set)
