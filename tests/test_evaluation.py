@@ -211,7 +211,5 @@ def test_eval_options_are_checked_before_evaluating(tiny_checkpoint, args, messa
 
 
 def test_evaluate_needs_at_least_one_camera_set(small_poses):
-    from vvipe_core.evaluation import EvalOptions, Keypoints2DMethod, evaluate
-
     with pytest.raises(ValueError, match="no camera set"):
         evaluate(small_poses.poses[:40], Keypoints2DMethod(), EvalOptions(cameras=()))
