@@ -1,15 +1,25 @@
 """The paper-protocol comparison: train every protocol model on the train split with the
-"seen" cameras only, evaluate all of them on the val split with the same harness, and write
-docs/results/protocol.json, the tables of docs/RESULTS.md and the elevation plot.
+"seen" cameras only, several seeds each, evaluate all of them on the val split with the same
+harness, and write docs/results/protocol.json, the tables of docs/RESULTS.md and the elevation
+plot.
 
-    python -m bench.protocol                 # train what is missing, evaluate, report
-    python -m bench.protocol --train vvipe   # train one model only (run two at once on 2 cores)
-    python -m bench.protocol --report        # tables and plot from the saved JSON only
+    python -m bench.protocol --max-poses 8000       # train and evaluate what is missing, report
+    python -m bench.protocol --train vvipe:1 prvipe:2  # train these (name:seed) only
+    python -m bench.protocol --evaluate-trained     # evaluate what is trained, train nothing
+    python -m bench.protocol --only vvipe lifter    # these methods only (parallel processes)
+    python -m bench.protocol --report               # tables and plot from the saved JSON only
+
+protocol.json: {method: {"noise_0": result, "noise_5": result, "per_seed": [{"seed": s,
+"noise_0": result, "noise_5": result, "train": {"steps": n, "wall_s": t}}, ...]}}, the top-level
+results being the mean over the seeds. A method's seeds missing from the JSON are what a run
+trains (when their checkpoint is missing) and evaluates.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,94 +29,261 @@ CONFIGS = ROOT / "configs" / "protocol"
 RUNS = ROOT / "runs" / "protocol"
 RESULTS = ROOT / "docs" / "results"
 VAL = "../shared/data/cmu_h36m17_val.npz"
+NOISES = (0.0, 5.0)
 
-# name -> (how it is trained, config file, label in the tables)
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str | None  # how it trains: vvipe | lifter | prvipe | None (no learning)
+    config: str | None
+    label: str
+    seeds: int = 1
+    models_of: str | None = None  # evaluates another entry's trained models (another retrieval)
+
+
 MODELS = {
-    "2d": (None, None, "2D keypoints, nearest neighbour (no learning)"),
-    "vvipe": ("vvipe", "vvipe.toml", "V-VIPE (full realignment, triplet, pretrained VAE)"),
-    "no_realign": ("vvipe", "no_realign.toml", "V-VIPE without rotation realignment"),
-    "yaw_realign": ("vvipe", "yaw_realign.toml", "V-VIPE with yaw-only realignment"),
-    "no_triplet": ("vvipe", "no_triplet.toml", "V-VIPE without triplet loss"),
-    "no_pretrain": ("vvipe", "no_pretrain.toml", "V-VIPE without pretraining (decoder trained with the mapper)"),
-    "prvipe": ("prvipe", "baseline.toml", "Pr-VIPE-style probabilistic embedding"),
-    "lifter": ("lifter", "baseline.toml", "Lift-then-compare (direct 2D → 3D regressor)"),
+    "2d": Entry(None, None, "2D keypoints, nearest neighbour (no learning)"),
+    "vvipe": Entry("vvipe", "vvipe.toml", "V-VIPE (full realignment, triplet, pretrained VAE)", 3),
+    "no_realign": Entry("vvipe", "no_realign.toml", "V-VIPE without rotation realignment"),
+    "yaw_realign": Entry("vvipe", "yaw_realign.toml", "V-VIPE with yaw-only realignment"),
+    "no_triplet": Entry("vvipe", "no_triplet.toml", "V-VIPE without triplet loss"),
+    "no_pretrain": Entry("vvipe", "no_pretrain.toml",
+                         "V-VIPE without pretraining (decoder trained with the mapper)"),
+    "prvipe": Entry("prvipe", "prvipe.toml", "Pr-VIPE (official recipe), nearest embedding mean", 3),
+    "prvipe_samples": Entry("prvipe", "prvipe.toml", "Pr-VIPE, sample distance", 3, models_of="prvipe"),
+    "lifter": Entry("lifter", "baseline.toml", "Lift-then-compare (direct 2D → 3D regressor)", 3),
 }
 ELEVATIONS = [(-30, -10), (-10, 10), (10, 30), (30, 50), (50, 70), (70, 85)]
-SWEEP_MODELS = ("vvipe", "prvipe", "2d")
+SWEEP_MODELS = ("vvipe", "prvipe", "2d")  # swept for their first seed only
 
 
-def checkpoint_path(name: str) -> Path:
-    return RUNS / f"{name}.pt"
+def checkpoint_path(name: str, seed: int) -> Path:
+    return RUNS / f"{MODELS[name].models_of or name}_s{seed}.pt"
 
 
-def train(name: str) -> None:
-    from vvipe_core.baselines import train_baseline
+def _train_record(name: str, seed: int) -> Path:
+    """Steps and wall seconds of a training, beside its checkpoint."""
+    return checkpoint_path(name, seed).with_suffix(".json")
+
+
+def trained(name: str, seed: int) -> bool:
+    return MODELS[name].kind is None or _train_record(name, seed).exists()
+
+
+def train(name: str, seed: int) -> None:
+    from vvipe_core.atomic import write_text
+    from vvipe_core.baselines import BaselineModel, train_baseline
     from vvipe_core.config import TrainConfig
     from vvipe_core.train import Trainer
 
-    kind, config, _ = MODELS[name]
-    cfg = TrainConfig.from_file(CONFIGS / config)
-    out = checkpoint_path(name)
-    print(f"training {name} -> {out}", flush=True)
-    if kind == "vvipe":
-        Trainer(cfg, out).run()
+    entry = MODELS[name]
+    cfg = TrainConfig.from_file(CONFIGS / entry.config).replace(seed=seed)
+    out = checkpoint_path(name, seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"training {name} seed {seed} -> {out}", flush=True)
+    start = time.monotonic()
+    if entry.kind == "vvipe":
+        trainer = Trainer(cfg, out)
+        trainer.run()
+        stages = (cfg.vae_epochs if cfg.pretrained_vae else 0) + cfg.mapper_epochs
+        record = {"steps": stages * trainer.steps_per_epoch(), "wall_s": time.monotonic() - start}
     else:
-        train_baseline(kind, cfg, out)
+        train_baseline(entry.kind, cfg, out, callback=_log_validation)
+        model = BaselineModel(out)  # Pr-VIPE resumes: the model counts its own steps and time
+        record = {"steps": model.steps, "wall_s": model.train_s}
+    write_text(_train_record(name, seed), json.dumps(record) + "\n")
 
 
-def method_for(name: str):
+def _log_validation(event) -> None:
+    if event.val:
+        print(f"  period {event.epoch}: val {event.val}, {event.elapsed_s:.0f} s", flush=True)
+
+
+def method_for(name: str, seed: int):
     from vvipe_core import VVIPE
-    from vvipe_core.baselines import BaselineModel
+    from vvipe_core.baselines import BaselineModel, SampleDistanceMethod
     from vvipe_core.evaluation import Keypoints2DMethod, ModelMethod
 
-    kind = MODELS[name][0]
-    if kind is None:
+    entry = MODELS[name]
+    if entry.kind is None:
         return Keypoints2DMethod(), "full"
-    model = VVIPE.load(checkpoint_path(name), device="cpu") if kind == "vvipe" \
-        else BaselineModel(checkpoint_path(name))
+    if entry.kind == "vvipe":
+        model = VVIPE.load(checkpoint_path(name, seed), device="cpu")
+        return ModelMethod(model, name), model.realign
+    model = BaselineModel(checkpoint_path(name, seed))
+    if entry.models_of:
+        return SampleDistanceMethod(model, seed=seed), model.realign
     return ModelMethod(model, name), model.realign
 
 
-def evaluate_all(max_poses: int | None) -> dict:
-    from vvipe_core.cameras import SEEN
-    from vvipe_core.data import load_poses
+def evaluate_seed(name: str, seed: int, poses: np.ndarray, max_poses: int | None) -> dict:
     from vvipe_core.evaluation import EvalOptions, evaluate
 
-    poses = load_poses(ROOT / VAL).poses
-    results = {}
-    for name in MODELS:
-        if MODELS[name][0] and not checkpoint_path(name).exists():
-            print(f"skipping {name}: not trained")
+    method, realign = method_for(name, seed)
+    entry = {"seed": seed}
+    for noise in NOISES:
+        result = evaluate(poses, method, EvalOptions(noise_px=noise, max_poses=max_poses), realign)
+        entry[f"noise_{noise:g}"] = result
+        print(name, seed, noise, result["retrieval"], flush=True)
+    if MODELS[name].kind:
+        entry["train"] = json.loads(_train_record(name, seed).read_text())
+    return entry
+
+
+def elevation_sweep(name: str, poses: np.ndarray, max_poses: int | None) -> dict:
+    from vvipe_core.cameras import CameraRanges
+    from vvipe_core.evaluation import EvalOptions, evaluate
+
+    method, realign = method_for(name, 0)
+    sets = {f"elev_{lo}_{hi}": CameraRanges(elevation=(lo, hi)) for lo, hi in ELEVATIONS}
+    return evaluate(poses, method, EvalOptions(cameras=(), max_poses=max_poses), realign, extra_sets=sets)
+
+
+def mean_result(results: list):
+    """The mean over seeds of every number in the results (other values from the first); keys
+    that not every seed's result has (a field the harness gained later) are left out."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: mean_result([r[k] for r in results]) for k in first if all(k in r for r in results)}
+    if isinstance(first, float):
+        return float(np.mean(results))
+    return first
+
+
+def _evaluation_record(name: str, seed: int) -> Path:
+    """One (method, seed) evaluation, kept beside the checkpoints: runs in parallel processes
+    (each with --only) never lose each other's work; a last run gathers them into the JSON."""
+    return RUNS / f"{name}_s{seed}.eval.json"
+
+
+def run(saved: Path, max_poses: int | None, train_missing: bool = True,
+        only: tuple[str, ...] | None = None) -> dict:
+    """Train and evaluate every (method, seed) missing from the saved results (`only` these
+    methods, NAME or NAME:SEED, when given); saves after each. Without `train_missing`, evaluates only what is
+    trained already."""
+    from vvipe_core.atomic import write_text
+    from vvipe_core.data import load_poses
+
+    results = json.loads(saved.read_text()) if saved.exists() else {}
+    poses = None
+
+    def save():
+        write_text(saved, json.dumps(results, indent=1) + "\n")
+
+    for name, entry in MODELS.items():
+        done = {s["seed"] for s in results.get(name, {}).get("per_seed", [])}
+        for seed in range(entry.seeds):
+            if seed in done or not (train_missing or trained(name, seed)):
+                continue
+            if only and not {name, f"{name}:{seed}"} & set(only):
+                continue
+            record = _evaluation_record(name, seed)
+            if not record.exists():
+                if not trained(name, seed):
+                    train(name, seed)
+                poses = load_poses(ROOT / VAL).poses if poses is None else poses
+                write_text(record, json.dumps(evaluate_seed(name, seed, poses, max_poses)) + "\n")
+            per_seed = results.setdefault(name, {}).setdefault("per_seed", [])
+            per_seed.append(json.loads(record.read_text()))
+            per_seed.sort(key=lambda s: s["seed"])
+            for noise in NOISES:
+                key = f"noise_{noise:g}"
+                results[name][key] = mean_result([s[key] for s in per_seed])
+            save()
+    for name in SWEEP_MODELS:
+        if only and name not in only:
             continue
-        method, realign = method_for(name)
-        results[name] = {}
-        for noise in (0.0, 5.0):
-            opts = EvalOptions(noise_px=noise, max_poses=max_poses)
-            results[name][f"noise_{noise:g}"] = evaluate(poses, method, opts, realign)
-            print(name, noise, results[name][f"noise_{noise:g}"]["retrieval"], flush=True)
-        if name in SWEEP_MODELS:
-            sets = {f"elev_{lo}_{hi}": SEEN.__class__(elevation=(lo, hi)) for lo, hi in ELEVATIONS}
-            opts = EvalOptions(cameras=(), max_poses=max_poses)
-            results[name]["elevation_sweep"] = evaluate(poses, method, opts, realign, extra_sets=sets)
+        if name in results and trained(name, 0) and "elevation_sweep" not in results[name]:
+            poses = load_poses(ROOT / VAL).poses if poses is None else poses
+            results[name]["elevation_sweep"] = elevation_sweep(name, poses, max_poses)
+            save()
     return results
 
 
-def _hits(result: dict, cameras: str) -> str:
-    return " / ".join(f"{100 * result['retrieval'][cameras][k]:.1f}" for k in ("hit@1", "hit@10", "hit@20"))
+def _stats(result: dict, path: tuple[str, ...], scale: float = 100.0) -> tuple[float, float | None]:
+    """Mean and standard deviation (None for one seed) over the seeds of one number."""
+    values = []
+    for s in result["per_seed"]:
+        v = s
+        for key in path:
+            v = v[key]
+        values.append(scale * v)
+    return float(np.mean(values)), (float(np.std(values, ddof=1)) if len(values) > 1 else None)
+
+
+def _pm(stats: tuple[float, float | None]) -> str:
+    mean, std = stats
+    return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
+
+
+HIT1 = {
+    "seen Hit@1": ("noise_0", "retrieval", "seen", "hit@1"),
+    "unseen Hit@1": ("noise_0", "retrieval", "unseen", "hit@1"),
+    "seen, 5 px noise Hit@1": ("noise_5", "retrieval", "seen", "hit@1"),
+    "unseen, 5 px noise Hit@1": ("noise_5", "retrieval", "unseen", "hit@1"),
+}
 
 
 def report(results: dict) -> str:
-    header = ("| method | seen Hit@1 / @10 / @20 | unseen Hit@1 / @10 / @20 | seen, 5 px noise Hit@1 "
-              "| unseen, 5 px noise Hit@1 | PA-MPJPE seen / unseen (mm) | MPJPE seen / unseen (mm) |")
-    rows = [header, "|---|---|---|---|---|---|---|"]
+    cols = ["method", "seeds", *HIT1, "seen / unseen Hit@10, @20", "PA-MPJPE seen / unseen (mm)",
+            "training steps", "training wall time"]
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for name, r in results.items():
-        clean, noisy = r["noise_0"], r["noise_5"]
-        lift = clean.get("lifting")
-        pa = f"{lift['seen']['pa_mpjpe_mm']:.1f} / {lift['unseen']['pa_mpjpe_mm']:.1f}" if lift else "–"
-        mp = f"{lift['seen']['mpjpe_mm']:.1f} / {lift['unseen']['mpjpe_mm']:.1f}" if lift else "–"
-        rows.append(f"| {MODELS[name][2]} | {_hits(clean, 'seen')} | {_hits(clean, 'unseen')} | "
-                    f"{100 * noisy['retrieval']['seen']['hit@1']:.1f} | "
-                    f"{100 * noisy['retrieval']['unseen']['hit@1']:.1f} | {pa} | {mp} |")
+        if "per_seed" not in r:
+            continue
+        clean = r["noise_0"]
+        tens = " / ".join(" , ".join(f"{100 * clean['retrieval'][c][k]:.1f}" for k in ("hit@10", "hit@20"))
+                          for c in ("seen", "unseen")).replace(" , ", ", ")
+        lift = ("lifting" in clean) and " / ".join(
+            _pm(_stats(r, ("noise_0", "lifting", c, "pa_mpjpe_mm"), 1.0)) for c in ("seen", "unseen"))
+        trains = [s["train"] for s in r["per_seed"] if "train" in s]
+        steps = f"{trains[0]['steps']:,}" if trains else "–"
+        walls = [t["wall_s"] / 60 for t in trains if t.get("wall_s")]
+        wall = f"{np.mean(walls):.0f} min" if walls else "–"
+        rows.append(f"| {MODELS[name].label} | {len(r['per_seed'])} | "
+                    + " | ".join(_pm(_stats(r, path)) for path in HIT1.values())
+                    + f" | {tens} | {lift or '–'} | {steps} | {wall} |")
+    return "\n".join(rows)
+
+
+# (claim, method a, method b, column): a claim "holds" when a beats b by more than twice the
+# larger of their seed standard deviations.
+CLAIMS = [
+    ("V-VIPE beats lift-then-compare on unseen cameras", "vvipe", "lifter", "unseen Hit@1"),
+    ("V-VIPE beats Pr-VIPE on unseen cameras", "vvipe", "prvipe", "unseen Hit@1"),
+    ("Pr-VIPE beats the 2D nearest neighbour on seen cameras", "prvipe", "2d", "seen Hit@1"),
+    ("Pr-VIPE (sample distance) beats the 2D nearest neighbour on seen cameras", "prvipe_samples",
+     "2d", "seen Hit@1"),
+    ("Pr-VIPE beats V-VIPE on seen cameras (the paper's in-domain result)", "prvipe", "vvipe",
+     "seen Hit@1"),
+    ("Rotation realignment helps on unseen cameras", "vvipe", "no_realign", "unseen Hit@1"),
+    ("Full realignment beats yaw-only on unseen cameras", "vvipe", "yaw_realign", "unseen Hit@1"),
+    ("Pretraining helps on unseen cameras", "vvipe", "no_pretrain", "unseen Hit@1"),
+    ("The triplet loss helps on unseen cameras", "vvipe", "no_triplet", "unseen Hit@1"),
+]
+
+
+def claims(results: dict) -> str:
+    """The claims table. A learned method with one seed borrows the other side's seed spread
+    (said in the verdict); the 2D nearest neighbour learns nothing, so its spread is 0."""
+    rows = ["| claim | column | a | b | gap | 2 × spread | verdict |", "|---|---|---|---|---|---|---|"]
+    for text, a, b, col in CLAIMS:
+        if a not in results or b not in results:
+            continue
+        (ma, sa), (mb, sb) = (_stats(results[n], HIT1[col]) for n in (a, b))
+        sa, sb = (0.0 if n == "2d" else s for n, s in ((a, sa), (b, sb)))
+        known = [s for s in (sa, sb) if s is not None]
+        gap = ma - mb
+        if not known:
+            verdict, twice = "one seed each: no spread to judge by", "–"
+        else:
+            spread = max(known)
+            verdict = ("**holds**" if gap > 2 * spread else "reversed" if gap < -2 * spread
+                       else "within noise")
+            if len(known) == 1:
+                verdict += " (one seed: judged by the other's spread)"
+            twice = f"{2 * spread:.1f}"
+        rows.append(f"| {text} | {col} | {_pm((ma, sa))} | {_pm((mb, sb))} | {gap:+.1f} | {twice} | {verdict} |")
     return "\n".join(rows)
 
 
@@ -123,7 +300,7 @@ def plot(results: dict, out: Path) -> None:
             continue
         sweep = results[name]["elevation_sweep"]["retrieval"]
         ax.plot(centres, [100 * sweep[f"elev_{lo}_{hi}"]["hit@1"] for lo, hi in ELEVATIONS],
-                marker="o", label=MODELS[name][2].split(" (")[0])
+                marker="o", label=MODELS[name].label.split(" (")[0].split(",")[0])
     ax.axvspan(-30, 30, color="0.9", zorder=0, label="training elevations")
     ax.set_xlabel("camera elevation (degrees, bin centre)")
     ax.set_ylabel("Hit@1 (%)")
@@ -136,35 +313,36 @@ def plot(results: dict, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", nargs="*", help="train only these models")
+    parser.add_argument("--train", nargs="*", metavar="NAME:SEED", help="train only these")
     parser.add_argument("--report", action="store_true", help="report from the saved JSON")
+    parser.add_argument("--evaluate-trained", action="store_true",
+                        help="evaluate the trained models missing from the JSON; train nothing")
+    parser.add_argument("--only", nargs="+", metavar="NAME[:SEED]", help="these methods (seeds) only")
     parser.add_argument("--max-poses", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    jobs = [job.split(":") for job in args.train or []]
+    bad = [":".join(j) for j in jobs if len(j) != 2 or j[0] not in MODELS or not j[1].isdigit()]
+    bad += [o for o in args.only or [] if o.split(":")[0] not in MODELS]
+    if bad:
+        parser.error(f"--train and --only take NAME:SEED (--only also NAME) with NAME one of "
+                     f"{', '.join(MODELS)}; got {', '.join(bad)}")
     import torch
 
     torch.set_num_threads(args.threads)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.train is not None:
-        for name in args.train:
-            train(name)
+        for name, seed in jobs:
+            train(name, int(seed))
         return
     saved = RESULTS / "protocol.json"
-    if args.report:
-        results = json.loads(saved.read_text())
-    else:
-        for name, (kind, _, _) in MODELS.items():
-            if kind and not checkpoint_path(name).exists():
-                train(name)
-        results = evaluate_all(args.max_poses)
-        from vvipe_core.atomic import write_text
-
-        write_text(saved, json.dumps(results, indent=1) + "\n")
+    results = (json.loads(saved.read_text()) if args.report
+               else run(saved, args.max_poses, not args.evaluate_trained, args.only and tuple(args.only)))
     print(report(results))
+    print()
+    print(claims(results))
     plot(results, RESULTS / "hit1_vs_elevation.png")
     print(f"plot: {RESULTS / 'hit1_vs_elevation.png'}")
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

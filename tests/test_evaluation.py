@@ -208,3 +208,8 @@ def test_eval_options_are_checked_before_evaluating(tiny_checkpoint, args, messa
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "cameras…" not in result.output  # nothing was evaluated
+
+
+def test_evaluate_needs_at_least_one_camera_set(small_poses):
+    with pytest.raises(ValueError, match="no camera set"):
+        evaluate(small_poses.poses[:40], Keypoints2DMethod(), EvalOptions(cameras=()))

@@ -93,8 +93,8 @@ class EvalOptions:
         """Every option in its range, so what the results report is what was evaluated."""
         droppable = H36M17.n - 2  # never the hips (see _drop)
         checks = {
-            "cameras": (set(self.cameras) <= set(CAMERA_SETS) and len(self.cameras) > 0,
-                        f"one or more of {', '.join(CAMERA_SETS)}"),
+            # None at all is for callers bringing their own sets (evaluate's extra_sets).
+            "cameras": (set(self.cameras) <= set(CAMERA_SETS), f"some of {', '.join(CAMERA_SETS)}"),
             "views": (self.views >= 2, "at least 2 (retrieval is across views)"),
             "noise_px": (math.isfinite(self.noise_px) and self.noise_px >= 0, "a number ≥ 0"),
             "drop_joints": (0 <= self.drop_joints <= droppable, f"between 0 and {droppable}"),
@@ -172,23 +172,29 @@ class Verification:
 def retrieval(
     embeddings: np.ndarray, truths: dict[str, np.ndarray], gallery: np.ndarray | None = None,
     verify: Verification | None = None,
+    neighbours: Callable[[np.ndarray, np.ndarray, int], np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
     """embeddings (views, N, D) -> Hit@k for each named normalised 3D truth (N, 17, 3) that
     judges the hits (one search serves them all). Without `gallery`, averaged over ordered view
     pairs; with a `gallery` (N, D) of the same poses' 3D embeddings, every view queries it, and
-    `verify` may re-rank its answers."""
+    `verify` may re-rank its answers. `neighbours(queries, gallery, k)` -> ids (Q, k), a method's
+    own search, replaces the L2 index."""
     n_views = len(embeddings)
     targets = list(embeddings) if gallery is None else [gallery]
     scores: dict[str, list] = {name: [] for name in truths}
     for b, target in enumerate(targets):
-        index = PoseIndex(embeddings.shape[-1])
-        index.add(target)
+        if neighbours is None:
+            index = PoseIndex(embeddings.shape[-1])
+            index.add(target)
         for a in range(n_views):
             if gallery is not None or a != b:
-                depth = max(KS) if verify is None else max(*KS, verify.k)
-                distances, ids = index.search(embeddings[a], depth)
-                if verify is not None:
-                    ids = verify(a, ids, distances)[:, :max(KS)]
+                if neighbours is not None:
+                    ids = neighbours(embeddings[a], target, max(KS))
+                else:
+                    depth = max(KS) if verify is None else max(*KS, verify.k)
+                    distances, ids = index.search(embeddings[a], depth)
+                    if verify is not None:
+                        ids = verify(a, ids, distances)[:, :max(KS)]
                 for name, truth in truths.items():
                     scores[name].append(hits_at_k(truth, truth[ids], KS))
     return {name: {key: float(np.mean([s[key] for s in runs])) for key in runs[0]}
@@ -240,6 +246,8 @@ def evaluate(
                    "verify_ms_per_query": {}}
     gallery = method.embed_3d(poses) if opts.against == "3d" else None
     sets = {name: CAMERA_SETS[name] for name in opts.cameras} | (extra_sets or {})
+    if not sets:
+        raise ValueError("no camera set to evaluate: give cameras or extra_sets")
     for camera_set, ranges in sets.items():
         if progress:
             progress(camera_set)
@@ -247,7 +255,8 @@ def evaluate(
         embeddings = np.stack([method.embed(v) for v in views])
         verify = Verification(views, poses, opts.verify, opts.verify_blend) if opts.verify \
             else None
-        for name, hits in retrieval(embeddings, truths, gallery, verify).items():
+        search = getattr(method, "neighbours", None)
+        for name, hits in retrieval(embeddings, truths, gallery, verify, search).items():
             result[name][camera_set] = hits
         if verify is not None:
             result["verify_ms_per_query"][camera_set] = 1000 * verify.seconds / verify.queries
