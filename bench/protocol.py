@@ -150,7 +150,7 @@ def mean_result(results: list):
     return first
 
 
-def _evaluation_record(name: str, seed: int) -> Path:
+def _evaluation_record(name: str, seed: int | str) -> Path:
     """One (method, seed) evaluation, kept beside the checkpoints: runs in parallel processes
     (each with --only) never lose each other's work; a last run gathers them into the JSON."""
     return RUNS / f"{name}_s{seed}.eval.json"
@@ -194,8 +194,11 @@ def run(saved: Path, max_poses: int | None, train_missing: bool = True,
         if only and name not in only:
             continue
         if name in results and trained(name, 0) and "elevation_sweep" not in results[name]:
-            poses = load_poses(ROOT / VAL).poses if poses is None else poses
-            results[name]["elevation_sweep"] = elevation_sweep(name, poses, max_poses)
+            record = _evaluation_record(name, "sweep")
+            if not record.exists():
+                poses = load_poses(ROOT / VAL).poses if poses is None else poses
+                write_text(record, json.dumps(elevation_sweep(name, poses, max_poses)) + "\n")
+            results[name]["elevation_sweep"] = json.loads(record.read_text())
             save()
     return results
 

@@ -50,7 +50,7 @@ def test_protocol_runs_every_seed_once_and_keeps_the_json_shape(tiny_protocol):
     assert "elevation_sweep" in results["2d"]
 
     # Each (method, seed) evaluation is kept: a lost JSON is gathered again without any work.
-    assert len(list((tiny_protocol.parent / "runs").glob("*.eval.json"))) == 8
+    assert len(list((tiny_protocol.parent / "runs").glob("*.eval.json"))) == 9
     tiny_protocol.unlink()
     assert protocol.run(tiny_protocol, max_poses=40, only=("vvipe",))["vvipe"] == results["vvipe"]
     assert protocol.run(tiny_protocol, max_poses=40, only=("lifter:0",))["lifter"] == results["lifter"]

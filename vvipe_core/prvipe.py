@@ -104,16 +104,18 @@ class PrVipe(nn.Module):
     def sample_distance(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
         """-log mean matching probability over all sample pairs: za (..., K, D) and zb
         (..., L, D), broadcasting in the leading dimensions -> (...)."""
-        p = match_probability(torch.cdist(za, zb), self.a, self.b)
-        return -torch.log(p.mean((-2, -1)))
+        return self.distance_of_pairs(torch.cdist(za, zb))
+
+    def distance_of_pairs(self, inner: torch.Tensor) -> torch.Tensor:
+        """The sample distance from the inner L2 distances of all sample pairs (..., K, L)."""
+        return -torch.log(match_probability(inner, self.a, self.b).mean((-2, -1)))
 
     @torch.no_grad()
     def sample_distance_matrix(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
         """All pairs at once: za (N, K, D), zb (M, L, D) -> (N, M), one large matrix product."""
         (n, k, dim), (m, l_, _) = za.shape, zb.shape
-        d = torch.cdist(za.reshape(n * k, dim), zb.reshape(m * l_, dim))
-        sigmoid = d.mul_(-self.a).add_(self.b).sigmoid_().view(n, k, m, l_).mean((1, 3))
-        return -torch.log((1.0 - SMOOTHING) * sigmoid + SMOOTHING / 2.0)  # in place: 26M entries
+        inner = torch.cdist(za.reshape(n * k, dim), zb.reshape(m * l_, dim))
+        return self.distance_of_pairs(inner.view(n, k, m, l_).transpose(1, 2))
 
 
 def draw_samples(mean: torch.Tensor, std: torch.Tensor, k: int = SAMPLES,
@@ -215,9 +217,8 @@ def sample_distances(net: PrVipe, mean_q: np.ndarray, std_q: np.ndarray,
             g = g.reshape(n, c * k, dim)
             # All sample pairs by one batched matrix product: |q|^2 + |g|^2 - 2 q.g
             d2 = (q**2).sum(-1)[:, :, None] + (g**2).sum(-1)[:, None, :] - 2 * torch.bmm(q, g.transpose(1, 2))
-            sigmoid = d2.clamp_min_(0).sqrt_().mul_(-net.a).add_(net.b).sigmoid_()
-            p = (1.0 - SMOOTHING) * sigmoid.view(n, k, c, k).mean((1, 3)) + SMOOTHING / 2.0
-            out[s:s + chunk] = (-torch.log(p)).numpy()
+            inner = d2.clamp_min_(0).sqrt_().view(n, k, c, k).transpose(1, 2)
+            out[s:s + chunk] = net.distance_of_pairs(inner).numpy()
     return out
 
 
