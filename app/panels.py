@@ -109,11 +109,10 @@ class PicturePanel(QWidget):
         if sequence is not None and sequence.image_size is not None:
             self.view.set_picture(self.state.video_frame, sequence.image_size)
         if sequence is not None and sequence.people:  # the chooser lists the tracked people
-            self.people.blockSignals(True)
-            self.people.clear()
-            self.people.addItems([f"{person}" for person in sequence.people])
-            self.people.setCurrentIndex(list(sequence.people).index(sequence.person))
-            self.people.blockSignals(False)
+            with signals_blocked(self.people):
+                self.people.clear()
+                self.people.addItems([f"{person}" for person in sequence.people])
+                self.people.setCurrentIndex(list(sequence.people).index(sequence.person))
         self._frame_changed()
 
     def _video_frame_changed(self) -> None:

@@ -26,9 +26,11 @@ COMMANDS = {
               "library.")),
     "search": ("library", ("The poses of a library nearest to a picture's pose, from any camera "
                "angle.")),
-    "lift": ("lift", ("Find the main person in each picture or frame, lift them to 3D and save "
-             "the poses\n(nominal millimetres, canonical frame: pelvis at the origin, +z up, "
-             "facing +y).")),
+    "live": ("live", ("Detect, track and lift people live; print the frame rate and each stage's "
+             "latency.")),
+    "lift": ("lift", ("Find the main person (or everyone) in each picture or frame, lift them "
+             "to 3D and save\nthe poses (nominal millimetres, canonical frame: pelvis at the "
+             "origin, +z up, facing +y).")),
     "train": ("train", ("Train V-VIPE: the 3D pose VAE, then the 2D mapping network on random "
               "virtual cameras.")),
     "train-baseline": ("train", ("Train an evaluation baseline on the same data and cameras as "
