@@ -400,7 +400,7 @@ def _train_panel(controller: Controller, training: Training) -> TrainPanel:
 
 def about_text(model: str) -> str:
     try:
-        version = metadata.version("vvipe")
+        version = metadata.version("vvipe-studio")
     except metadata.PackageNotFoundError:
         version = vvipe_core.__version__
     return (
