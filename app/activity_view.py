@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QLabel, QToolTip, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 from app.controller import Controller
 from app.state import AppState
@@ -18,6 +18,11 @@ UNKNOWN = QColor(160, 160, 160)  # a label of another classifier, while a new tr
 TRACK_HEIGHT = 18
 
 
+def activity_name(label: str) -> str:
+    """A class name as people read it: "lie_crawl_acrobatic" -> "lie / crawl / acrobatic"."""
+    return label.replace("_", " / ")
+
+
 class ActivityLabels(QLabel):
     """"walk 0.62 · gesture 0.21 · dance 0.08" for the shown pose; in a sequence, first the
     label of the track at the current frame (windows of frames read motion, a pose cannot)."""
@@ -25,6 +30,8 @@ class ActivityLabels(QLabel):
     def __init__(self, state: AppState) -> None:
         super().__init__()
         self.state = state
+        # Long labels are cut, not allowed to widen the panel (and squeeze the other one).
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for signal in (state.classifierChanged, state.activityChanged, state.frameChanged,
                        state.activityTrackChanged):
             signal.connect(self._refresh)
@@ -39,12 +46,13 @@ class ActivityLabels(QLabel):
             return
         self.setEnabled(True)
         self.setToolTip("Activities recognised from the embedding, with the classifier's scores")
-        pose = " · ".join(f"{label} {score:.2f}" for label, score in state.activity)
+        pose = " · ".join(f"{activity_name(label)} {score:.0%}" for label, score in state.activity)
         segment = segment_at(state.activity_track, state.frame)
         if segment is None:
             self.setText(pose)
         else:
-            self.setText(f"clip: {segment.label} {segment.score:.2f}   │   pose: {pose}")
+            self.setText(f"clip: {activity_name(segment.label)} {segment.score:.0%}   │   "
+                         f"pose: {pose}")
 
 
 class ActivityTrack(QWidget):
@@ -82,7 +90,7 @@ class ActivityTrack(QWidget):
         segment = segment_at(self.state.activity_track, self.frame_at(x))
         if segment is None:
             return "no usable pose here"
-        text = (f"{segment.label} (score {segment.score:.2f}), "
+        text = (f"{activity_name(segment.label)} (score {segment.score:.0%}), "
                 f"frames {segment.start + 1}–{segment.stop}")
         sequence = self.state.sequence
         if sequence.keypoints is not None:  # a video: its frame rate is real
@@ -97,7 +105,7 @@ class ActivityTrack(QWidget):
             left, right = self._x(segment.start), self._x(segment.stop)
             rect = QRectF(left, 0, right - left, self.height())
             painter.fillRect(rect, self.colour(segment.label))
-            name = painter.fontMetrics().elidedText(segment.label, Qt.TextElideMode.ElideRight,
+            name = painter.fontMetrics().elidedText(activity_name(segment.label), Qt.TextElideMode.ElideRight,
                                                     int(rect.width()) - 6)
             if len(name) > 1:  # more than the ellipsis
                 painter.drawText(rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, name)

@@ -9,32 +9,43 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSettings, Signal
+from superqt.utils import qthrottled
 
 from app import tasks
+from app.history import History, View
+from app.places import Places
 from app.state import Anchor, AppState, Comparison, Picture, Sequence
 from app.workers import Jobs
 from vvipe_core.api import VVIPE
 from vvipe_core.checkpoint import CheckpointError
 from vvipe_core.data import DataFileError
 from vvipe_core.errors import VVIPEError
-from vvipe_core.gallery import Gallery, GalleryFileError, Hit, embedding_distances
+from vvipe_core.gallery import Gallery, GalleryFileError, Hit, LatentAxes, embedding_distances
 from vvipe_core.images import IMAGE_SUFFIXES
-from vvipe_core.library import Entry, LibraryHit, PoseLibrary
+from vvipe_core.library import Entry, LibraryHit, PoseLibrary, media_files
 from vvipe_core.video import VIDEO_SUFFIXES
 
 # Errors whose message already names the file and the reason: shown as they are.
 USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
 MAX_COMPARED = 4
-# Slider drags and playback ask for many searches: at most one per SEARCH_DELAY_MS, for the
-# pose shown when it fires (a throttle: a steady stream of requests still gets answers).
-SEARCH_DELAY_MS = 30
+# Slider drags and playback ask for a new pose per move or frame: the pose is drawn at once;
+# the gallery search, activity labels and virtual views follow at most once per SETTLE_MS, for
+# the pose shown then (a throttle: a steady stream of requests still gets answers).
+SETTLE_MS = 30
 
 
 class Controller(QObject):
-    def __init__(self, state: AppState, parent: QObject | None = None) -> None:
+    poseRequested = Signal()  # the user asked to see a pose (a library hit): show the Pose tab
+    historyChanged = Signal()  # Back / Forward became possible or not
+
+    def __init__(self, state: AppState, parent: QObject | None = None,
+                 places: Places | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.places = places or Places(QSettings("V-VIPE", "V-VIPE Studio"))
+        self.history = History()
+        self._navigating = False  # Back / Forward restores a view: not a new step
         self.jobs = Jobs(self)
         self.jobs.failed.connect(self._failed)
         self.k = 8
@@ -45,8 +56,9 @@ class Controller(QObject):
         self._pending: list[Path] = []  # files opened before the model was ready
         self._goto: Entry | None = None  # a library hit's frame / person, once its file is open
         self.classifier_path: Path | None = None  # None: the bundled activity classifier
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self._search)
+        self._settle_later = qthrottled(self._settle, timeout=SETTLE_MS, leading=False)
+        self._settling = False  # a _settle is due
+        self._search_due = False  # part of it: the gallery search
         self.overlay = False  # draw the selected hit's fitted projection over the picture
         self._selected: Hit | None = None
         state.hitsChanged.connect(self._refresh_overlay)
@@ -62,31 +74,88 @@ class Controller(QObject):
         state.classifierChanged.connect(self._refresh_track)
         state.anchorChanged.connect(self._anchor_changed)
         state.walkChanged.connect(self._refresh_pose)
-        state.poseChanged.connect(self._refresh_virtual)
         state.frameChanged.connect(self._frame_changed)
+        state.anchorChanged.connect(self._record_view)
         self.openers: dict[str, Callable[[Path], None]] = {
             **dict.fromkeys(IMAGE_SUFFIXES, self.open_picture),
             **dict.fromkeys(VIDEO_SUFFIXES, self.open_video),
             ".npz": self.open_npz,
+            **dict.fromkeys((".json", ".csv"), self.open_exported),
             ".pt": self.open_checkpoint,
         }
 
     def shutdown(self) -> None:
         """Stop timers and drop running jobs (their results would reach a closed window)."""
-        self._search_timer.stop()
+        self._settle_later.cancel()
+        self._settling = False
         self.jobs.cancel()
 
+    def cancel_jobs(self) -> None:
+        """The user's Cancel: stop every job and say which."""
+        stopped = self.jobs.cancel()
+        if stopped:
+            self.message(f"cancelled: {', '.join(stopped)}")
+
     def idle(self) -> bool:
-        """No job running and no search waiting."""
-        return self.jobs.idle and not self._search_timer.isActive()
+        """No job running and nothing waiting for the walk to rest."""
+        return self.jobs.idle and not self._settling
 
     # -- opening files --------------------------------------------------------------------
+    def open_paths(self, paths: list[Path]) -> None:
+        """One file opens as itself; a folder or several files open their pictures, the
+        first shown and the others a Forward step away."""
+        paths = [Path(p) for p in paths]
+        if len(paths) == 1 and not paths[0].is_dir():
+            self.open_path(paths[0])
+            return
+        media = media_files(paths)
+        pictures = [p for p in media if p.suffix.lower() in IMAGE_SUFFIXES]
+        others = [p for p in media if p not in pictures] + [
+            p for p in paths if p.is_file() and p.suffix.lower() not in VIDEO_SUFFIXES
+            and p.suffix.lower() not in IMAGE_SUFFIXES]
+        left_out = [(f"{others[0]}: only pictures open together (a folder or several files); "
+                     "open videos, pose files and checkpoints one at a time "
+                     f"({len(others)} file(s) left out)")] if others else []
+        if not pictures:
+            self.error(left_out[0] if left_out else
+                       f"{', '.join(map(str, paths))}: no pictures found")
+            return
+        self._start_detect(f"finding people in {len(pictures)} pictures", tasks.open_pictures,
+                           pictures, on_result=lambda found: self._pictures_opened(*found,
+                                                                                   left_out))
+
+    def _pictures_opened(self, results: list[tuple[Picture, list]], failed: list[str],
+                         left_out: list[str]) -> None:
+        """The first picture shown, the others a Forward step away; then what could not be
+        opened (after the pictures, so that their success does not clear it)."""
+        views = [View(picture, people) for picture, people in results]
+        if views:
+            self.history.insert(views)
+            self._restore(views[0])
+            self.message(f"{len(views)} pictures opened: Forward (Alt+→) shows the next, "
+                         "Back (Alt+←) the previous")
+        problems = left_out + ([f"{len(failed)} picture(s) could not be read; {failed[0]}"]
+                               if failed else [])
+        if problems:
+            self.error(" · ".join(problems))
+
+    def _start_detect(self, label: str, fn: Callable, *args, on_result: Callable) -> None:
+        """The one job that opens files: a new file replaces a file still opening (and
+        says so)."""
+        replaced = self.jobs.label("detect")
+        self.jobs.start("detect", label, fn, *args, on_result=on_result)
+        if replaced:
+            self.message(f"stopped {replaced}: {label}")
+
     def open_path(self, path: str | Path) -> None:
         path = Path(path)
+        if path.is_dir():
+            self.open_paths([path])
+            return
         opener = self.openers.get(path.suffix.lower())
         if opener is None:
-            self.error(f"{path}: cannot open '{path.suffix}' files (pictures, videos, pose .npz "
-                       "files and .pt checkpoints can be opened)")
+            self.error(f"{path}: cannot open '{path.suffix}' files (pictures, videos, folders, "
+                       "poses in .npz, .json or .csv and .pt checkpoints can be opened)")
             return
         opener(path)
 
@@ -99,21 +168,28 @@ class Controller(QObject):
                         on_result=self._gallery_loaded)
 
     def open_picture(self, path: Path) -> None:
-        self.jobs.start("detect", f"finding people in {path.name}", tasks.detect_picture, path,
-                        on_result=self._picture_detected)
+        self._start_detect(f"finding people in {path.name}", tasks.detect_picture, path,
+                           on_result=self._picture_detected)
 
     def open_video(self, path: Path) -> None:
         if self._wait_for_model(path):
             return
-        self.jobs.start("detect", f"lifting video {path.name}", tasks.lift_video, path,
-                        self.state.model, on_result=self._sequence_loaded)
+        self._start_detect(f"lifting video {path.name}", tasks.lift_video, path,
+                           self.state.model, on_result=self._sequence_loaded)
 
     def open_npz(self, path: Path) -> None:
         """A pose file (played on the timeline) or a gallery (searched)."""
         if self._wait_for_model(path):
             return
-        self.jobs.start("detect", f"reading {path.name}", tasks.load_npz, path, self.state.model,
-                        on_result=self._npz_loaded)
+        self._start_detect(f"reading {path.name}", tasks.load_npz, path, self.state.model,
+                           on_result=self._npz_loaded)
+
+    def open_exported(self, path: Path) -> None:
+        """Poses exported as JSON or CSV (by the app or `vvipe lift`), played on the timeline."""
+        if self._wait_for_model(path):
+            return
+        self._start_detect(f"reading {path.name}", tasks.load_exported, path, self.state.model,
+                           on_result=self._sequence_loaded)
 
     def _npz_loaded(self, loaded: Gallery | Sequence) -> None:
         if isinstance(loaded, Gallery):
@@ -131,7 +207,9 @@ class Controller(QObject):
     # -- results --------------------------------------------------------------------------
     def _model_loaded(self, model: VVIPE) -> None:
         self.state.set_classifier(None)  # trained for the previous model
-        self.state.set_model(model, *tasks.embed_gallery(self._raw_gallery, model))
+        # The pose shows now; the gallery, embedded by this model in a job, follows.
+        self.state.set_model(model, None, None)
+        self._embed_gallery()
         self._load_classifier()
         self.message(f"model {model.source} (embedding {model.embedding_dim}-D)")
         pending, self._pending = self._pending, []
@@ -140,9 +218,19 @@ class Controller(QObject):
 
     def _gallery_loaded(self, gallery: Gallery) -> None:
         self._raw_gallery = gallery
-        if self.state.model is not None:
-            self.state.set_gallery(*tasks.embed_gallery(gallery, self.state.model))
-            self._search()
+        self._embed_gallery()
+
+    def _embed_gallery(self) -> None:
+        """The gallery's poses embedded by the current model (off the window's thread: a few
+        hundred milliseconds), then searched."""
+        if self.state.model is not None and self._raw_gallery is not None:
+            self.jobs.start("embed gallery", "embedding the gallery", tasks.embed_gallery,
+                            self._raw_gallery, self.state.model,
+                            on_result=self._gallery_embedded)
+
+    def _gallery_embedded(self, embedded: tuple[Gallery | None, LatentAxes | None]) -> None:
+        self.state.set_gallery(*embedded)
+        self._search()
 
     def _picture_detected(self, result: tuple[Picture, list]) -> None:
         picture, people = result
@@ -158,7 +246,9 @@ class Controller(QObject):
         """A picture whose people were found elsewhere (a live snapshot), shown as if opened."""
         self._picture_detected((picture, people))
 
-    def _sequence_loaded(self, sequence: Sequence) -> None:
+    def _sequence_loaded(self, sequence: Sequence | None) -> None:
+        if sequence is None:  # cancelled
+            return
         self.state.set_picture(None, [])
         self.state.set_sequence(sequence)
         self.message(f"{sequence.path.name}: {len(sequence.poses)} frames")
@@ -209,6 +299,7 @@ class Controller(QObject):
         self.state.set_view(None, None)
         self.state.set_hits([], None)
         self.state.set_activity([])
+        self.state.set_virtual(None)
 
     def _person_changed(self) -> None:
         state = self.state
@@ -295,6 +386,7 @@ class Controller(QObject):
     def _anchor_changed(self) -> None:
         self._reset_walk_axes()
         self._refresh_pose()
+        self._refresh_activity()  # a new photo or frame is labelled at once
 
     def _anchor_coordinates(self) -> np.ndarray:
         """Where the anchor lies along the latent axes (nothing when either is missing)."""
@@ -344,10 +436,19 @@ class Controller(QObject):
         exact = anchor.pose is not None and at_anchor
         pose = anchor.pose if exact else state.model.decode(latent[None])[0]
         state.set_view(latent, pose)
-        self._refresh_activity()
         self.message(anchor.label if at_anchor else f"{anchor.label}, moved in the embedding")
-        if not (exact and anchor.keep_hits) and not self._search_timer.isActive():
-            self._search_timer.start()
+        self._search_due = self._search_due or not (exact and anchor.keep_hits)
+        self._settling = True
+        self._settle_later()
+
+    def _settle(self) -> None:
+        """What follows the shown pose, kept off the drawing path (see SETTLE_MS)."""
+        self._settling = False
+        self._refresh_activity()
+        self._refresh_virtual()
+        if self._search_due:
+            self._search_due = False
+            self._search()
 
     # -- activity recognition --------------------------------------------------------------
     def open_classifier(self, path: Path | None) -> None:
@@ -437,7 +538,12 @@ class Controller(QObject):
     def search_library(self) -> None:
         """The library's poses nearest to the current photo or pose (its embedding)."""
         state = self.state
-        if state.library is None or state.latent is None:
+        if state.library is None:
+            self.error("no library is open: choose its folder and click Open, or add a folder "
+                       "of pictures and videos to build one")
+            return
+        if state.latent is None:
+            self.error("no pose to search with: open a photo, a video or a pose file first")
             return
         self.jobs.start("library search", "searching the library", tasks.search_library,
                         state.library, state.latent, self.k,
@@ -446,12 +552,52 @@ class Controller(QObject):
     def open_library_hit(self, hit: LibraryHit) -> None:
         """Show a hit's source: the picture with the hit's person selected, or the video at the
         hit's frame."""
+        self.poseRequested.emit()
         path, sequence = Path(hit.entry.file), self.state.sequence
         if hit.entry.is_video and sequence is not None and sequence.path == path:  # lifted
             self.state.set_frame(hit.entry.frame)
             return
         self._goto = hit.entry
         self.open_path(path)
+
+    # -- Back / Forward -------------------------------------------------------------------
+    def _record_view(self) -> None:
+        state = self.state
+        if self._navigating or state.anchor is None:
+            return
+        self.history.record(View(state.picture, state.people, state.person, state.sequence,
+                                 state.frame, state.anchor))
+        self.historyChanged.emit()
+
+    def back(self) -> None:
+        self._restore(self.history.back())
+
+    def forward(self) -> None:
+        self._restore(self.history.forward())
+
+    def _restore(self, view: View | None) -> None:
+        """Show `view` again: its picture and person or its sequence and frame, then its pose."""
+        if view is None:
+            return
+        state = self.state
+        self._navigating = True
+        try:
+            if view.sequence is not None:
+                state.set_picture(None, [])
+                state.set_sequence(view.sequence)
+                state.set_frame(view.frame)
+            else:
+                state.set_sequence(None)
+                state.set_picture(view.picture, view.people)
+                state.set_person(view.person)
+            anchor = state.model and view.anchor_for(state.model.embedding_dim,
+                                                     state.model.embed_3d)
+            if anchor is not None:
+                state.set_anchor(anchor)
+        finally:
+            self._navigating = False
+        self._record_view()  # the current step, as now shown
+        self.historyChanged.emit()
 
     # -- multi-view comparison ---------------------------------------------------------------
     def add_comparisons(self, paths: list[Path]) -> None:

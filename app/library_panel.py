@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,7 +24,6 @@ from app.drawing import to_qimage
 from app.state import AppState
 from vvipe_core.library import LibraryHit
 
-DEFAULT_LIBRARY = Path("runs") / "library"
 THUMBNAIL = QSize(160, 120)
 HIT_ROLE = Qt.ItemDataRole.UserRole
 
@@ -35,16 +33,21 @@ class LibraryPanel(QWidget):
         super().__init__()
         self.state = state
         self.controller = controller
-        self.directory = QLineEdit(str(DEFAULT_LIBRARY))
-        browse = QToolButton(text="…")
+        self.directory = QLineEdit(str(controller.places.data("library")))
+        self.directory.setToolTip("The folder the library is kept in (created when you add "
+                                  "files)")
+        browse = QToolButton(text="…", toolTip="Choose the library's folder and open it")
         browse.clicked.connect(self._browse)
-        open_button = QPushButton("Open")
+        open_button = QPushButton("Open", toolTip="Open the library in this folder")
         open_button.clicked.connect(lambda: controller.open_library(self.path()))
-        add_folder = QPushButton("Add folder…")
+        add_folder = QPushButton("Add folder…", toolTip="Index every picture and video of a "
+                                 "folder (only new or changed files are processed)")
         add_folder.clicked.connect(self._add_folder)
-        add_files = QPushButton("Add files…")
+        add_files = QPushButton("Add files…", toolTip="Index chosen pictures and videos")
         add_files.clicked.connect(self._add_files)
-        self.search = QPushButton("Search with the current pose")
+        self.search = QPushButton("Search with the current pose",
+                                  toolTip="The library's poses nearest to the shown one, from "
+                                  "any camera angle")
         self.search.clicked.connect(controller.search_library)
         top = QHBoxLayout()
         top.addWidget(QLabel("Library:"))
@@ -60,6 +63,7 @@ class LibraryPanel(QWidget):
         self.hits.setResizeMode(QListView.ResizeMode.Adjust)
         self.hits.setWordWrap(True)
         self.hits.setGridSize(QSize(THUMBNAIL.width() + 24, THUMBNAIL.height() + 56))
+        self.hits.setToolTip("Double-click a hit to show its picture or video frame")
         self.hits.itemDoubleClicked.connect(
             lambda item: controller.open_library_hit(item.data(HIT_ROLE)))
         # Unlike the gallery, a library holds no true 3D poses to fit to the photo.
@@ -73,25 +77,27 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.hits, 1)
         state.libraryChanged.connect(self._library_changed)
         state.libraryHitsChanged.connect(self._hits_changed)
+        self._library_changed()  # built when first shown: a library may be open already
+        self._hits_changed()
 
     def path(self) -> Path:
         return Path(self.directory.text())
 
     def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Library directory", self.directory.text())
+        path = self.controller.places.directory(self, "Library folder", self.path())
         if path:
-            self.directory.setText(path)
-            self.controller.open_library(Path(path))
+            self.directory.setText(str(path))
+            self.controller.open_library(path)
 
     def _add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of pictures and videos")
+        folder = self.controller.places.directory(self, "Add a folder of pictures and videos")
         if folder:
-            self.controller.build_library(self.path(), [Path(folder)])
+            self.controller.build_library(self.path(), [folder])
 
     def _add_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add pictures and videos")
+        paths = self.controller.places.open_files(self, "Add pictures and videos")
         if paths:
-            self.controller.build_library(self.path(), [Path(p) for p in paths])
+            self.controller.build_library(self.path(), paths)
 
     def _library_changed(self) -> None:
         library = self.state.library

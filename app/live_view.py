@@ -125,7 +125,8 @@ class LivePanel(QWidget):
         self.hits: list = []
         self.jobs = Jobs(self)
         self.jobs.failed.connect(lambda label, error: controller.error(f"{label}: {error}"))
-        self.source = QLineEdit("0", placeholderText="camera index (0), stream URL or video file")
+        self.source = QLineEdit("0", placeholderText="camera index (0), stream URL or video file",
+                                toolTip="Camera index (0, 1, …), stream URL or video file")
         browse = QPushButton("File…", toolTip="Play a video file as if it were a camera")
         browse.clicked.connect(self._browse)
         self.everyone = QCheckBox("Everyone", toolTip="Track and lift every person, not only "
@@ -133,7 +134,7 @@ class LivePanel(QWidget):
         self.record = QCheckBox("Record", toolTip="Save the poses to a .json file while live")
         self.record_path: Path | None = None
         self.record.toggled.connect(self._record_toggled)
-        self.start_stop = QPushButton("Start")
+        self.start_stop = QPushButton("Start", toolTip="Start or stop the live view")
         self.start_stop.setCheckable(True)
         self.start_stop.toggled.connect(self._start_stop)
         self.snapshot = QPushButton("Snapshot", toolTip="Freeze this frame into the Pose view")

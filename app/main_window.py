@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import traceback
+from importlib import metadata
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -13,19 +15,21 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
+from superqt.utils import signals_blocked
 
+import vvipe_core
 from app import tasks
 from app.controller import Controller
 from app.library_panel import LibraryPanel
@@ -39,34 +43,46 @@ from app.panels import (
     VirtualPanel,
     dropped_files,
 )
+from app.places import Places
 from app.state import AppState
-from app.train_panel import TrainPanel
-from app.training import Training
 from vvipe_core.bundled import bundled
 
+if TYPE_CHECKING:
+    from app.train_panel import TrainPanel
+    from app.training import Training
+
 SAMPLE_PHOTO = bundled("assets/sample.jpg")
+APP_NAME = "V-VIPE Studio"
+LIBRARY_TAB, TRAINING_TAB = "My library", "Training"
 MAX_RECENT = 8
+MESSAGE_MS = 10_000  # how long a success stays in the status bar
 EXPORT_FILTER = ("JSON (*.json);;CSV (*.csv);;NumPy (*.npz);;BVH for Blender (*.bvh)")
 OPEN_FILTER = ("Everything V-VIPE opens (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff *.mp4 *.mov "
-               "*.avi *.mkv *.webm *.npz *.pt);;All files (*)")
+               "*.avi *.mkv *.webm *.npz *.json *.csv *.pt);;All files (*)")
 
 
-class MessageBar(QWidget):
-    """An error line above the views: stays until closed or replaced."""
+class ErrorBar(QWidget):
+    """The last error, in the status bar (so nothing above it moves): stays until closed,
+    replaced, or cleared by a later success."""
 
     def __init__(self, on_close) -> None:
         super().__init__()
         self.label = QLabel()
-        self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(text="✕")
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        close = QToolButton(text="✕", toolTip="Dismiss this error", autoRaise=True)
         close.clicked.connect(on_close)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
+        layout.setContentsMargins(6, 0, 0, 0)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
         self.setStyleSheet("background: #fbe3e1; color: #8a1f11;")
         self.setVisible(False)
+
+    def show_error(self, text: str) -> None:
+        self.label.setText(text)
+        self.label.setToolTip(text)  # the whole of a long message
+        self.setVisible(bool(text))
 
     def text(self) -> str:
         return self.label.text() if self.isVisibleTo(self.parentWidget()) else ""
@@ -83,23 +99,27 @@ class MainWindow(QMainWindow):
         """`checkpoint`/`gallery`: None for the bundled ones; `open_files`: opened at start-up
         (default: the bundled sample photo)."""
         super().__init__()
-        self.setWindowTitle("V-VIPE Studio")
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("V-VIPE", "V-VIPE Studio")
         self.state = AppState(self)
-        self.controller = Controller(self.state, self)
+        self.controller = Controller(self.state, self, Places(self.settings))
+        self.about_box: QMessageBox | None = None
         self._build_views()
         self._build_status_bar()
         self._build_menus()
         self.state.messageChanged.connect(self._message_changed)
-        self.resize(1400, 860)
+        for signal in (self.state.pictureChanged, self.state.sequenceChanged):
+            signal.connect(self._update_title)
+        self.controller.poseRequested.connect(lambda: self.tabs.setCurrentIndex(0))
+        self._update_title()
+        self._fit_screen()
+        self._default_layout = self.saveState()  # what View > Reset layout goes back to
         for key, restore in (("geometry", self.restoreGeometry), ("docks", self.restoreState)):
             if self.settings.value(key) is not None:
                 restore(self.settings.value(key))
         self.controller.open_gallery(gallery)
         self.controller.open_checkpoint(checkpoint)
-        for path in [SAMPLE_PHOTO] if open_files is None else open_files:
-            self.controller.open_path(path)
+        self.controller.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
 
     # -- layout ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -110,9 +130,7 @@ class MainWindow(QMainWindow):
         self.virtual_panel = VirtualPanel(state, controller)
         self.latent_panel = LatentPanel(state, controller)
         self.gallery_panel = GalleryPanel(state, controller)
-        self.training = Training(self)
-        self.train_panel = TrainPanel(controller, self.training)
-        self.library_panel = LibraryPanel(state, controller)
+        self._training: Training | None = None
         splitter = QSplitter()
         self.live_panel = LivePanel(state, controller,
                                     on_snapshot=lambda: self.tabs.setCurrentWidget(splitter))
@@ -120,44 +138,87 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.pose_panel)
         splitter.setSizes([500, 600])
         self.tabs = QTabWidget()
-        self.tabs.addTab(splitter, "Pose")
-        self.tabs.addTab(self.compare_panel, "Compare photos")
-        self.tabs.addTab(self.virtual_panel, "Virtual cameras")
-        self.tabs.addTab(self.library_panel, "My library")
-        self.tabs.addTab(self.live_panel, "Live")
-        self.tabs.addTab(self.train_panel, "Training")
-        self.message_bar = MessageBar(lambda: self.state.show_message(""))
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.message_bar)
-        layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        # Tabs few people open at once are built the first time they are shown (the training
+        # plots alone take a good part of the start-up otherwise).
+        self._builders = {
+            LIBRARY_TAB: lambda: LibraryPanel(state, controller),
+            TRAINING_TAB: lambda: _train_panel(controller, self.training),
+        }
+        for widget, title, tip in (
+            (splitter, "Pose", "The photo or video and its pose in canonical 3D"),
+            (self.compare_panel, "Compare photos", "2–4 photos side by side: same pose?"),
+            (self.virtual_panel, "Virtual cameras", "The pose seen and lifted from N cameras"),
+            (QWidget(), LIBRARY_TAB, "Index and search your own pictures and videos"),
+            (self.live_panel, "Live", "A camera or stream, lifted as it plays"),
+            (QWidget(), TRAINING_TAB, "Train a model on pose files, with live curves"),
+        ):
+            self.tabs.setTabToolTip(self.tabs.addTab(widget, title), tip)
+        self.tabs.currentChanged.connect(lambda i: self._tab(self.tabs.tabText(i)))
+        self.setCentralWidget(self.tabs)
+        self.docks: list[QDockWidget] = []
         for title, panel in (("Latent walk", self.latent_panel),
                              ("Similar poses", self.gallery_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(panel)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.docks.append(dock)
+
+    def _tab(self, title: str) -> QWidget:
+        """The page of the tab `title`, built now if it was not yet."""
+        index = next(i for i in range(self.tabs.count()) if self.tabs.tabText(i) == title)
+        build = self._builders.pop(title, None)
+        if build is not None:
+            current, tip, placeholder = (self.tabs.currentIndex(), self.tabs.tabToolTip(index),
+                                         self.tabs.widget(index))
+            with signals_blocked(self.tabs):
+                self.tabs.removeTab(index)
+                self.tabs.insertTab(index, build(), title)
+                self.tabs.setTabToolTip(index, tip)
+                self.tabs.setCurrentIndex(current)
+            placeholder.deleteLater()
+        return self.tabs.widget(index)
+
+    @property
+    def library_panel(self) -> LibraryPanel:
+        return self._tab(LIBRARY_TAB)
+
+    @property
+    def train_panel(self) -> TrainPanel:
+        return self._tab(TRAINING_TAB)
+
+    @property
+    def training(self) -> Training:
+        """Training runs (made with the Training tab)."""
+        if self._training is None:
+            from app.training import Training
+
+            self._training = Training(self)
+            self._training.failed.connect(self.controller.error)
+        return self._training
 
     def _build_status_bar(self) -> None:
+        self.error_bar = ErrorBar(lambda: self.state.show_message(""))
+        self.busy = QLabel()
         self.progress = QProgressBar(maximumWidth=160, visible=False)
-        self.cancel = QToolButton(text="Cancel", visible=False)
-        self.cancel.clicked.connect(lambda: self.controller.jobs.cancel())
-        self.device = QComboBox(toolTip="Where the model runs")
+        self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
+        self.cancel.clicked.connect(self.controller.cancel_jobs)
+        self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)")
         self.device.addItems(tasks.devices())
         self.device.setCurrentText(self.controller.device)
         self.device.currentTextChanged.connect(self.controller.set_device)
-        self.statusBar().addPermanentWidget(self.device)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.cancel)
+        self.statusBar().addWidget(self.error_bar, 1)
+        for widget in (self.busy, self.progress, self.cancel, self.device):
+            self.statusBar().addPermanentWidget(widget)
         jobs = self.controller.jobs
         jobs.busyChanged.connect(self._busy_changed)
         jobs.progress.connect(self._progress)
 
     def _build_menus(self) -> None:
+        controller, timeline = self.controller, self.pose_panel.timeline
         file = self.menuBar().addMenu("&File")
         self._action(file, "&Open…", self._open, QKeySequence.StandardKey.Open)
+        self._action(file, "Open &folder…", self._open_folder)
         self.recent_menu = file.addMenu("Open &Recent")
         self._action(file, "Open &checkpoint…", lambda: self._open("Checkpoints (*.pt)"))
         self._action(file, "Open &gallery…", self._open_gallery)
@@ -168,7 +229,27 @@ class MainWindow(QMainWindow):
         self._action(file, "&Export poses…", self._export)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = self.menuBar().addMenu("&View")
+        for dock in self.docks:
+            view.addAction(dock.toggleViewAction())
+        self._action(view, "Reset &layout", self.reset_layout)
+        view.addSeparator()
         self._action(view, "&Reset 3D view", self.pose_panel.view.reset_camera)
+        go = self.menuBar().addMenu("&Go")
+        self.back_action = self._action(go, "&Back", controller.back, QKeySequence.StandardKey.Back)
+        self.forward_action = self._action(go, "&Forward", controller.forward,
+                                           QKeySequence.StandardKey.Forward)
+        go.addSeparator()
+        self.play_action = self._action(go, "&Play / pause", timeline.play.toggle,
+                                        QKeySequence(Qt.Key.Key_Space))
+        self.previous_action = self._action(go, "Pre&vious frame", timeline.previous.click,
+                                            QKeySequence(Qt.Key.Key_Left))
+        self.next_action = self._action(go, "&Next frame", timeline.next.click,
+                                        QKeySequence(Qt.Key.Key_Right))
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About V-VIPE Studio", self.show_about)
+        controller.historyChanged.connect(self._update_actions)
+        self.state.sequenceChanged.connect(self._update_actions)
+        self._update_actions()
         self._update_recent_menu()
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -178,20 +259,58 @@ class MainWindow(QMainWindow):
             action.setShortcut(shortcut)
         return action
 
+    def _update_actions(self) -> None:
+        history, playing = self.controller.history, self.state.sequence is not None
+        self.back_action.setEnabled(history.can_back)
+        self.forward_action.setEnabled(history.can_forward)
+        for action in (self.play_action, self.previous_action, self.next_action):
+            action.setEnabled(playing)  # else the arrows stay with sliders and lists
+
+    def _fit_screen(self) -> None:
+        """1400×860, or less on a smaller screen."""
+        screen = self.screen().availableGeometry()
+        self.resize(min(1400, screen.width()), min(860, screen.height()))
+
+    def reset_layout(self) -> None:
+        """Every dock back where it started, visible."""
+        self.restoreState(self._default_layout)
+        for dock in self.docks:
+            dock.setVisible(True)
+
+    def _update_title(self) -> None:
+        state = self.state
+        shown = state.sequence.path if state.sequence is not None else (
+            state.picture.path if state.picture is not None else None)
+        self.setWindowTitle(f"{shown.name} — {APP_NAME}" if shown else APP_NAME)
+
+    def show_about(self) -> None:
+        model = self.state.model
+        self.about_box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}",
+                                     about_text(model.source if model else "not loaded yet"),
+                                     QMessageBox.StandardButton.Close, self)
+        self.about_box.setTextFormat(Qt.TextFormat.RichText)
+        self.about_box.open()
+
     # -- files -------------------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
         for path in paths:
             self._remember(path)
-            self.controller.open_path(path)
+        self.controller.open_paths(paths)
 
     def _open(self, name_filter: str = OPEN_FILTER) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open", "", name_filter)
-        self.open_paths([Path(p) for p in paths])
+        paths = self.controller.places.open_files(self, "Open", name_filter)
+        if paths:
+            self.open_paths(paths)
+
+    def _open_folder(self) -> None:
+        folder = self.controller.places.directory(self, "Open a folder of pictures")
+        if folder:
+            self.open_paths([folder])
 
     def _open_gallery(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open gallery", "", "Galleries (*.npz)")
+        path = self.controller.places.open_file(self, "Open gallery", "Galleries (*.npz)")
         if path:
-            self.controller.open_gallery(Path(path))
+            self.controller.open_gallery(path)
 
     def _open_camera(self) -> None:
         source, ok = QInputDialog.getText(self, "Open camera", "Camera index (0, 1, ...), "
@@ -202,17 +321,23 @@ class MainWindow(QMainWindow):
 
     def _export(self) -> None:
         """The shown sequence (or the current pose), in the format of the chosen suffix."""
-        path, _ = QFileDialog.getSaveFileName(self, "Export poses", "poses.json", EXPORT_FILTER)
+        state = self.state
+        shown = state.sequence.path if state.sequence is not None else (
+            state.picture.path if state.picture is not None else None)
+        name = f"{shown.stem if shown else 'poses'}.json"
+        path = self.controller.places.save_file(self, "Export poses", name, EXPORT_FILTER)
         if path:
-            self.controller.export_poses(Path(path))
+            self.controller.export_poses(path)
 
     def _compare(self) -> None:
         self.tabs.setCurrentWidget(self.compare_panel)
         self.compare_panel.add_dialog()
 
     def _remember(self, path: Path) -> None:
+        path = Path(path).resolve()
         recent = [str(path)] + [p for p in self.recent_files() if p != str(path)]
         self.settings.setValue("recent", recent[:MAX_RECENT])
+        self.controller.places.remember(path)
         self._update_recent_menu()
 
     def recent_files(self) -> list[str]:
@@ -235,23 +360,23 @@ class MainWindow(QMainWindow):
 
     # -- feedback ----------------------------------------------------------------------------
     def _message_changed(self) -> None:
+        """An error stays in the error bar; a success clears it and shows for a while."""
         text, error = self.state.message, self.state.message_is_error
-        if error:
-            self.message_bar.label.setText(text)
-            self.message_bar.setVisible(True)
-        elif not text:
-            self.message_bar.setVisible(False)
-        self.statusBar().showMessage(text)
+        self.error_bar.show_error(text if error else "")
+        if error or not text:
+            self.statusBar().clearMessage()
+        else:
+            self.statusBar().showMessage(text, MESSAGE_MS)
 
     def error_text(self) -> str:
         """The error shown in the window ("" when none)."""
-        return self.message_bar.text()
+        return self.error_bar.text()
 
     def _busy_changed(self, label: str) -> None:
+        self.busy.setText(label + "…" if label else "")
         self.progress.setVisible(bool(label))
         self.cancel.setVisible(bool(label))
         self.progress.setRange(0, 0)  # busy until a job reports progress
-        self.statusBar().showMessage(label + "…" if label else self.state.message)
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -260,10 +385,37 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()
         self.live_panel.stop(wait=True)  # its recording is saved
-        self.training.shutdown()
+        if self._training is not None:
+            self._training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("docks", self.saveState())
         super().closeEvent(event)
+
+
+def _train_panel(controller: Controller, training: Training) -> TrainPanel:
+    from app.train_panel import TrainPanel  # pyqtgraph: imported when the tab is first shown
+
+    return TrainPanel(controller, training)
+
+
+def about_text(model: str) -> str:
+    try:
+        version = metadata.version("vvipe-studio")
+    except metadata.PackageNotFoundError:
+        version = vvipe_core.__version__
+    return (
+        f"<h3>{APP_NAME} {version}</h3>"
+        "<p>View-invariant 3D human pose: 2D keypoints from any camera → embedding → "
+        "canonical 3D pose. A re-implementation of <i>V-VIPE: Variational View Invariant Pose "
+        "Embedding</i> (Levy &amp; Shrivastava).</p>"
+        f"<p><b>Model:</b> {model}</p>"
+        "<p><b>Licences:</b> the model is trained on CMU motion capture (mocap.cs.cmu.edu; "
+        "the database was created with funding from NSF EIA-0196217). The MediaPipe Pose "
+        "Landmarker model is Apache-2.0. Qt for Python (PySide6) is LGPLv3; vispy, "
+        "pyqtgraph and superqt are BSD; PyTorch is BSD-style. Every bundled file and its "
+        "licence: assets/README.md.</p>"
+        "<p><b>Keys:</b> Space play / pause, ← → frame steps, Alt+← Alt+→ back / forward.</p>"
+    )
 
 
 def run() -> None:

@@ -11,7 +11,6 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QTableWidget,
@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QLabeledDoubleSlider
+from superqt.utils import signals_blocked
 
-from app.activity_view import ActivityLabels, ActivityTrack
+from app.activity_view import ActivityLabels, ActivityTrack, activity_name
 from app.controller import Controller
 from app.drawing import PictureView, SketchView, sketch_pixmap
 from app.people import picture_people, shown_poses, tracked_people
@@ -40,6 +41,8 @@ SIGMA_MAX = 1.5
 FIT_HINT = ("fit error {:.1f} %: seen through the camera that fits it best, this pose lands "
             "that far from the photo's keypoints, per joint on average, in parts of the "
             "person's size (0 % explains the photo exactly); ")
+DISTANCE_HELP = ("Embedding distance: about 0 for the same pose from any camera; larger means "
+                 "a more different pose (compare values within one list)")
 THUMBNAIL = QSize(72, 96)
 
 
@@ -81,11 +84,10 @@ class PicturePanel(QWidget):
             self.view.set_picture(None, (1, 1))
         else:
             self.view.set_picture(picture.rgb, picture.size)
-        self.people.blockSignals(True)  # the list is rebuilt, not chosen by the user
-        self.people.clear()
-        self.people.addItems([f"{i + 1}" + (" (largest)" if i == 0 and len(people) > 1 else "")
-                              for i in range(len(people))])
-        self.people.blockSignals(False)
+        with signals_blocked(self.people):  # the list is rebuilt, not chosen by the user
+            self.people.clear()
+            self.people.addItems([f"{i + 1}" + (" (largest)" if i == 0 and len(people) > 1
+                                                else "") for i in range(len(people))])
         self._person_changed()
 
     def _person_changed(self) -> None:
@@ -107,11 +109,10 @@ class PicturePanel(QWidget):
         if sequence is not None and sequence.image_size is not None:
             self.view.set_picture(self.state.video_frame, sequence.image_size)
         if sequence is not None and sequence.people:  # the chooser lists the tracked people
-            self.people.blockSignals(True)
-            self.people.clear()
-            self.people.addItems([f"{person}" for person in sequence.people])
-            self.people.setCurrentIndex(list(sequence.people).index(sequence.person))
-            self.people.blockSignals(False)
+            with signals_blocked(self.people):
+                self.people.clear()
+                self.people.addItems([f"{person}" for person in sequence.people])
+                self.people.setCurrentIndex(list(sequence.people).index(sequence.person))
         self._frame_changed()
 
     def _video_frame_changed(self) -> None:
@@ -133,13 +134,15 @@ class PosePanel(QWidget):
 
     def __init__(self, state: AppState, controller: Controller) -> None:
         super().__init__()
-        self.state = state
+        self.state, self.controller = state, controller
         self.view = SkeletonView()
+        self.view.setToolTip("Drag to orbit, scroll to zoom")
         self.title = QLabel()
         self.title.setWordWrap(True)
-        reset = QPushButton("Reset view")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        reset = QPushButton("Reset view", toolTip="Look at the pose from the front again")
         reset.clicked.connect(self.view.reset_camera)
-        self.save = QPushButton("Save PNG…")
+        self.save = QPushButton("Save PNG…", toolTip="Save the 3D view as a picture")
         self.save.clicked.connect(self.save_dialog)
         tools = QHBoxLayout()
         tools.addWidget(self.title, 1)
@@ -157,10 +160,13 @@ class PosePanel(QWidget):
     def _pose_changed(self) -> None:
         self.view.set_poses(*shown_poses(self.state))
         anchor = self.state.anchor
-        self.title.setText(anchor.label if anchor is not None else "")
+        title = anchor.label if anchor is not None else ""
+        if self.title.text() != title:  # a slider drag keeps it: no relayout per frame
+            self.title.setText(title)
 
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the 3D view", "pose.png", "PNG (*.png)")
+        path = self.controller.places.save_file(self, "Save the 3D view", "pose.png",
+                                                "PNG (*.png)")
         if path:
             self.view.screenshot(path)
 
@@ -175,14 +181,14 @@ class Timeline(QWidget):
         self.state, self.controller = state, controller
         self.clock = time.monotonic  # tests replace it
         self._played_from = (0.0, 0)  # (clock, frame) when play was pressed
-        self.previous = QPushButton("◀", toolTip="Previous frame", maximumWidth=32)
+        self.previous = QPushButton("◀", toolTip="Previous frame (←)", maximumWidth=32)
         self.previous.clicked.connect(lambda: controller.step_frame(-1))
-        self.next = QPushButton("▶", toolTip="Next frame", maximumWidth=32)
+        self.next = QPushButton("▶", toolTip="Next frame (→)", maximumWidth=32)
         self.next.clicked.connect(lambda: controller.step_frame(1))
-        self.play = QPushButton("Play")
+        self.play = QPushButton("Play", toolTip="Play / pause at the file's frame rate (Space)")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = QSlider(Qt.Orientation.Horizontal, toolTip="Frame")
         self.slider.valueChanged.connect(controller.set_frame)
         self.track = ActivityTrack(state, controller)
         self.label = QLabel()
@@ -245,11 +251,13 @@ class LatentPanel(QWidget):
         self.sliders: list[QLabeledDoubleSlider] = []
         self._grid = QGridLayout()
         self.sigma = self._slider(0.0, SIGMA_MAX)
+        self.sigma.setToolTip("Variation: random steps of this size (in embedding standard "
+                              "deviations) around the pose; 0 = none")
         self.sigma.valueChanged.connect(controller.set_sigma)
         self.resample = QPushButton("Resample")
         self.resample.setToolTip("Draw another variation around the pose")
         self.resample.clicked.connect(controller.resample)
-        reset = QPushButton("Reset")
+        reset = QPushButton("Reset", toolTip="Back to the shown photo's or hit's own pose")
         reset.clicked.connect(controller.reset_walk)
         variation = QHBoxLayout()
         variation.addWidget(QLabel("Variation σ"))
@@ -287,23 +295,27 @@ class LatentPanel(QWidget):
         for i in range(0 if axes is None else len(axes.scale)):
             slider = self._slider(float(axes.low[i]), float(axes.high[i]))
             slider.valueChanged.connect(lambda v, i=i: self.controller.set_coordinate(i, v))
+            slider.setToolTip(f"Principal direction {i + 1} of the gallery's embeddings, in "
+                              "standard deviations from their mean")
             self._grid.addWidget(QLabel(f"PC {i + 1}"), i, 0)
             self._grid.addWidget(slider, i, 1)
             self.sliders.append(slider)
         self._walk_changed()
 
     def _walk_changed(self) -> None:
-        """Mirror the state; signals blocked, as a slider would round the value it sends."""
+        """Mirror the state; signals blocked, as a slider would round the value it sends.
+        Only sliders whose value changed are touched (a drag moves one)."""
         state, axes = self.state, self.state.axes
         for i, (slider, value) in enumerate(zip(self.sliders, state.coordinates.tolist())):
-            slider.blockSignals(True)
-            # A pose outside the gallery's range still shows where it is.
-            slider.setRange(min(float(axes.low[i]), value), max(float(axes.high[i]), value))
-            slider.setValue(float(value))
-            slider.blockSignals(False)
-        self.sigma.blockSignals(True)
-        self.sigma.setValue(state.sigma)
-        self.sigma.blockSignals(False)
+            if slider.value() == value:
+                continue
+            with signals_blocked(slider):
+                # A pose outside the gallery's range still shows where it is.
+                slider.setRange(min(float(axes.low[i]), value), max(float(axes.high[i]), value))
+                slider.setValue(float(value))
+        if self.sigma.value() != state.sigma:
+            with signals_blocked(self.sigma):
+                self.sigma.setValue(state.sigma)
 
 
 class GalleryPanel(QWidget):
@@ -318,6 +330,7 @@ class GalleryPanel(QWidget):
         self.k = QSpinBox()
         self.k.setRange(1, 50)
         self.k.setValue(controller.k)
+        self.k.setToolTip("How many similar poses to list")
         self.k.valueChanged.connect(controller.set_k)
         self.list = QListWidget()
         self.list.setIconSize(THUMBNAIL)
@@ -329,8 +342,9 @@ class GalleryPanel(QWidget):
         self.overlay.toggled.connect(controller.set_overlay)
         self.ranking = QLabel()
         self.ranking.setWordWrap(True)
+        self.list.setToolTip("Click a pose to show it; Go ▸ Back (Alt+←) returns")
         header = QHBoxLayout()
-        header.addWidget(QLabel("Similar poses, k ="))
+        header.addWidget(QLabel("Similar poses, k =", toolTip=DISTANCE_HELP))
         header.addWidget(self.k)
         header.addStretch(1)
         header.addWidget(self.overlay)
@@ -352,11 +366,11 @@ class GalleryPanel(QWidget):
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
             item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
                                    f"{fit}distance {hit.distance:.3f}\n"
-                                   f"{hit.sequence} #{hit.frame}\n{hit.activity}")
+                                   f"{hit.sequence} #{hit.frame}\n{activity_name(hit.activity)}")
             item.setData(Qt.ItemDataRole.UserRole, hit.index)
             item.setToolTip((FIT_HINT.format(100 * hit.fit) if hit.verified else "")
                             + f"distance {hit.distance:.4f} in the embedding; "
-                            f"CMU take {hit.sequence}, frame {hit.frame}")
+                            f"CMU take {hit.sequence}, frame {hit.frame}\n{DISTANCE_HELP}")
             self.list.addItem(item)
 
     def _clicked(self, item: QListWidgetItem) -> None:
@@ -382,9 +396,9 @@ class ComparePanel(QWidget):
         super().__init__()
         self.state, self.controller = state, controller
         self.setAcceptDrops(True)
-        add = QPushButton("Add photos…")
+        add = QPushButton("Add photos…", toolTip="Choose photos to compare (up to 4)")
         add.clicked.connect(self.add_dialog)
-        clear = QPushButton("Clear")
+        clear = QPushButton("Clear", toolTip="Remove every compared photo")
         clear.clicked.connect(controller.clear_comparisons)
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Drop 2–4 photos here to compare their poses."))
@@ -396,6 +410,7 @@ class ComparePanel(QWidget):
         self.matrix = QTableWidget()
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.matrix.setMaximumHeight(160)
+        self.matrix.setToolTip(DISTANCE_HELP)
         layout = QVBoxLayout(self)
         layout.addLayout(tools)
         layout.addLayout(self.pictures, 2)
@@ -413,9 +428,9 @@ class ComparePanel(QWidget):
         event.acceptProposedAction()
 
     def add_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Photos to compare", "",
-                                                "Pictures (*.jpg *.jpeg *.png *.bmp *.webp)")
-        self.controller.add_comparisons([Path(p) for p in paths])
+        paths = self.controller.places.open_files(self, "Photos to compare",
+                                                  "Pictures (*.jpg *.jpeg *.png *.bmp *.webp)")
+        self.controller.add_comparisons(paths)
 
     def _changed(self) -> None:
         while self.pictures.count():
@@ -453,10 +468,12 @@ class VirtualPanel(QWidget):
         self.count = QSpinBox()
         self.count.setRange(2, 8)
         self.count.setValue(controller.virtual_count)
+        self.count.setToolTip("How many cameras, evenly spaced around the pose")
         self.elevation = QSpinBox()
         self.elevation.setRange(-30, 80)
         self.elevation.setSuffix("°")
         self.elevation.setValue(int(controller.virtual_elevation))
+        self.elevation.setToolTip("Camera height: degrees above (or below) the pelvis")
         for spin in (self.count, self.elevation):
             spin.valueChanged.connect(self._settings_changed)
         tools = QHBoxLayout()

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
 from vispy.io import write_png
 
+from vvipe_core.canonical import NOMINAL_TORSO_MM
 from vvipe_core.skeleton import H36M17
 
 vispy_app.use_app("pyside6")  # the canvases live inside PySide6 widgets
@@ -23,6 +25,14 @@ BACKGROUND = "#f4f4f2"
 SPACING = 2.5  # canonical units between skeletons shown side by side
 GRID_HALF = 3.0
 GRID_STEP = 0.5
+DEFAULT_CENTRE_Z = -0.4  # about mid-body in canonical units (pelvis 0, feet about -2)
+LEGEND = (
+    '<span style="color:#f27319">●</span> right &nbsp;'
+    '<span style="color:#2973d9">●</span> left &nbsp;·&nbsp; '
+    '<span style="color:#d22">x</span> left hip → right hip, '
+    '<span style="color:#2a2">y</span> facing, <span style="color:#22d">z</span> up '
+    f'&nbsp;·&nbsp; grid {GRID_STEP:g} torso ≈ {GRID_STEP * NOMINAL_TORSO_MM / 10:.0f} cm'
+)
 
 
 def side_colours(skeleton=H36M17) -> np.ndarray:
@@ -42,6 +52,9 @@ def _grid() -> np.ndarray:
     return np.array(lines, dtype=np.float32).reshape(-1, 3)
 
 
+GRID = _grid()
+
+
 class SkeletonView(QWidget):
     """Shows one skeleton, or several side by side along x; `joints()` returns what is shown."""
 
@@ -50,9 +63,9 @@ class SkeletonView(QWidget):
         self.canvas = scene.SceneCanvas(keys=None, size=size, bgcolor=BACKGROUND, show=False)
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(up="+z", fov=35)
-        self._floor = scene.visuals.Line(pos=_grid(), connect="segments",
+        self._floor = scene.visuals.Line(pos=GRID, connect="segments",
                                          color=(0.7, 0.7, 0.7, 1.0), parent=self.view.scene)
-        self._floor.transform = scene.STTransform()
+        self._floor_at = (0.0, 1.0)  # (height, stretch along x) of the floor drawn
         self._axes = scene.visuals.XYZAxis(parent=self.view.scene, width=2)
         self._bones = scene.visuals.Line(connect="segments", width=5, parent=self.view.scene,
                                          antialias=True)
@@ -61,6 +74,14 @@ class SkeletonView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas.native)
+        # What the colours, axes and grid mean, over the view's top-left corner.
+        self.legend = QLabel(LEGEND, self)
+        self.legend.setStyleSheet("background: rgba(244, 244, 242, 200); color: #333; "
+                                  "padding: 2px 4px; font-size: 11px;")
+        self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.legend.move(4, 4)
+        self.legend.adjustSize()
+        self.legend.raise_()
         self.set_poses(None)
         self.reset_camera()
 
@@ -91,9 +112,13 @@ class SkeletonView(QWidget):
             bone_colours = np.repeat(colours[segments[1::2]], 2, axis=0)
             self._bones.set_data(pos=joints[segments], color=bone_colours)
             self._joints.set_data(joints, face_color=colours, edge_color="white", size=11)
-            # The floor lies under the lowest foot and stretches under every skeleton.
-            self._floor.transform.translate = (0, 0, float(joints[:, 2].min()))
-            self._floor.transform.scale = (1 + SPACING * (len(shown) - 1) / (2 * GRID_HALF), 1, 1)
+            # The floor lies under the lowest foot and stretches under every skeleton; moved
+            # through its 52 vertices (a transform change rebuilds shader code: slower).
+            floor_at = (float(joints[:, 2].min()),
+                        1 + SPACING * (len(shown) - 1) / (2 * GRID_HALF))
+            if floor_at != self._floor_at:
+                self._floor_at = floor_at
+                self._floor.set_data(pos=GRID * (floor_at[1], 1, 1) + (0, 0, floor_at[0]))
         self.canvas.update()
 
     def joints(self) -> np.ndarray:
@@ -101,8 +126,12 @@ class SkeletonView(QWidget):
         return self._poses[0].copy() if len(self._poses) == 1 else self._poses.copy()
 
     def reset_camera(self) -> None:
+        """From the front, a little to the side; centred on the body, so zooming in keeps it
+        in view."""
         camera = self.view.camera
-        camera.center = (0.0, 0.0, -0.4)
+        finite = self._poses[np.isfinite(self._poses).all(axis=(1, 2))]
+        z = finite[..., 2]
+        camera.center = (0.0, 0.0, float(z.min() + z.max()) / 2 if z.size else DEFAULT_CENTRE_Z)
         camera.distance = 7.0 + SPACING * max(0, len(self._poses) - 1)
         camera.elevation = 12.0
         camera.azimuth = 160.0  # from the front (canonical poses face +y), a little to the side

@@ -2,8 +2,9 @@
 threads, so they touch no widget and no state)."""
 from __future__ import annotations
 
+import threading
 import zipfile
-from collections.abc import Generator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,12 +17,15 @@ from vvipe_core.cameras import FRONT_AZIMUTH, view_canonical
 from vvipe_core.classify import ActivityClassifier, ClassifierFileError, Segment
 from vvipe_core.data import load_poses
 from vvipe_core.detect import Pose2D, PoseDetector
-from vvipe_core.errors import VideoReadError
+from vvipe_core.errors import ExportError, VideoReadError, VVIPEError
+from vvipe_core.export import FORMAT_NAME as EXPORT_FORMAT
 from vvipe_core.export import PoseSequence, save_poses
+from vvipe_core.export import load_poses as load_exported_poses
 from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
 from vvipe_core.gallery import Gallery, Hit, LatentAxes
-from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, source_picture
+from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, index_paths, source_picture
 from vvipe_core.lifting import lift_track, liftable
+from vvipe_core.skeleton import H36M17
 from vvipe_core.tracking import track_people
 from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame
 
@@ -41,6 +45,26 @@ def detect_pictures(paths: list[Path]) -> list[tuple[Picture, list[Pose2D]]]:
             loaded = detector.prepare(path)
             results.append((Picture(path, loaded.rgb, loaded.size), detector.detect(loaded)))
     return results
+
+
+def open_pictures(
+    paths: list[Path], *, cancel: threading.Event, progress: Callable[[int, int], None],
+) -> tuple[list[tuple[Picture, list[Pose2D]]], list[str]]:
+    """Everyone in each picture of a folder or a multiple selection; the pictures that cannot
+    be read are skipped and named (one line each) instead of failing the others."""
+    results, failed = [], []
+    with PoseDetector() as detector:
+        for done, path in enumerate(paths):
+            if cancel.is_set():
+                break
+            progress(done, len(paths))
+            try:
+                loaded = detector.prepare(path)
+            except VVIPEError as error:
+                failed.append(str(error))
+                continue
+            results.append((Picture(path, loaded.rgb, loaded.size), detector.detect(loaded)))
+    return results, failed
 
 
 def detect_picture(path: Path) -> tuple[Picture, list[Pose2D]]:
@@ -77,13 +101,33 @@ def search(
 
 
 def load_npz(path: Path, model: VVIPE) -> Gallery | Sequence:
-    """A .npz file is either a gallery (it says so in its `format`) or a pose file."""
+    """A .npz file is a gallery or poses exported by the app or `vvipe lift` (they say so in
+    their `format`), or a pose file of our data format."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            is_gallery = "format" in data.files and str(data["format"]) == GALLERY_FORMAT
+            kind = str(data["format"]) if "format" in data.files else ""
     except (OSError, ValueError, zipfile.BadZipFile):  # load_poses names the file and reason
-        is_gallery = False
-    return Gallery.load(path) if is_gallery else load_pose_file(path, model)
+        kind = ""
+    if kind == GALLERY_FORMAT:
+        return Gallery.load(path)
+    return load_exported(path, model) if kind == EXPORT_FORMAT else load_pose_file(path, model)
+
+
+def load_exported(path: Path, model: VVIPE) -> Sequence:
+    """Poses written by an export (.json, .csv, .npz), canonicalised unless they are."""
+    saved = load_exported_poses(path)
+    if saved.poses.shape[-1] != 3 or saved.skeleton.n != H36M17.n:
+        raise ExportError(path, "holds 2D keypoints or another skeleton, not 3D poses to show")
+    poses = saved.poses.astype(np.float32)
+    if saved.units != "canonical":
+        found = np.isfinite(poses).all(axis=(1, 2))
+        poses[found] = model.canonicalize(poses[found]) if found.any() else poses[found]
+        poses[~found] = np.nan
+    sources = saved.source or [""] * len(poses)
+    labels = [f"{Path(s).name}, frame {i}" if s else f"frame {i}"
+              for i, s in zip(saved.frame_index, sources)]
+    return Sequence(path, poses, fps=saved.fps or POSE_FILE_FPS, confidence=saved.confidence,
+                    labels=labels)
 
 
 def load_pose_file(path: Path, model: VVIPE) -> Sequence:
@@ -92,16 +136,16 @@ def load_pose_file(path: Path, model: VVIPE) -> Sequence:
     return Sequence(path, model.canonicalize(data.poses), fps=POSE_FILE_FPS, labels=labels)
 
 
-def lift_video(path: Path, model: VVIPE) -> Generator[tuple[int, int], None, Sequence]:
-    """Detect, track and lift everyone in a video; yields (frames done, total). Returns the
+def lift_video(
+    path: Path, model: VVIPE, *, cancel: threading.Event, progress: Callable[[int, int], None]
+) -> Sequence | None:
+    """Detect, track and lift everyone in a video (None when cancelled). Returns the
     sequence of the person seen longest, with everyone's in `people`."""
-    progress: list[tuple[int, int]] = []
     with PoseDetector() as detector:
-        detection = VideoDetection(path, detector, progress=lambda d, t: progress.append((d, t)))
-        results = []
-        for result in detection:
-            results.append(result)
-            yield progress[-1] if progress else (len(results), detection.info.frame_count)
+        detection = VideoDetection(path, detector, progress=progress, cancel=cancel)
+        results = list(detection)
+        if detection.cancelled:
+            return None
         tracks = track_people(results, (detection.info.width, detection.info.height))
     if not tracks:
         raise VideoReadError(path, "nobody was found in the video")
@@ -144,15 +188,14 @@ def devices() -> list[str]:
 
 
 def index_library(
-    directory: Path, paths: list[Path], model: VVIPE
-) -> Generator[tuple[int, int], None, PoseLibrary]:
-    """Add new and changed files to a library; yields (files done, total). Stopping between
-    yields drops only the file in progress: the finished ones are saved."""
-    library = PoseLibrary.open_or_create(directory, model)
-    with PoseDetector() as detector:
-        for step in library.update(paths, model, detector):
-            yield step.files_done, step.files_total
-    return library
+    directory: Path, paths: list[Path], model: VVIPE, *, cancel: threading.Event,
+    progress: Callable[[int, int], None],
+) -> PoseLibrary:
+    """Add new and changed files to a library, reporting (files done, total). A cancel drops
+    only the file in progress: the finished ones are saved."""
+    index_paths(directory, paths, model, cancel=cancel,
+                progress=lambda step: progress(step.files_done, step.files_total))
+    return PoseLibrary.open(directory)
 
 
 def open_library(directory: Path) -> PoseLibrary:

@@ -11,14 +11,15 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import tasks
 from app.controller import Controller
+from app.places import PROJECT, Places, resolve_config_paths
 from app.training import Outcome, Training
 from vvipe_core.atomic import WriteError, write_text
 from vvipe_core.cameras import CameraRanges
@@ -35,7 +37,6 @@ from vvipe_core.canonical import Realign
 from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.train import STAGES
 
-DEFAULT_OUT = Path("runs") / "studio.pt"
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 # The curves worth a plot of their own: (title, which series, y axis label).
 PLOTS = (
@@ -60,23 +61,26 @@ def _real(low: float, high: float, decimals: int) -> QDoubleSpinBox:
 
 
 class FileField(QWidget):
-    """A path in a line edit with a browse button."""
+    """A path in a line edit with a browse button (its dialog starts at the path shown)."""
 
-    def __init__(self, caption: str, name_filter: str, save: bool = False) -> None:
+    def __init__(self, places: Places, caption: str, name_filter: str, save: bool = False) -> None:
         super().__init__()
-        self.edit = QLineEdit()
-        browse = QToolButton(text="…")
-        dialog = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
-        browse.clicked.connect(lambda: self._browse(dialog, caption, name_filter))
+        self.places = places
+        self.edit = QLineEdit(toolTip=caption)
+        browse = QToolButton(text="…", toolTip=f"Choose: {caption.lower()}")
+        browse.clicked.connect(lambda: self._browse(caption, name_filter, save))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit, 1)
         layout.addWidget(browse)
 
-    def _browse(self, dialog, caption: str, name_filter: str) -> None:
-        path, _ = dialog(self, caption, self.edit.text(), name_filter)
+    def _browse(self, caption: str, name_filter: str, save: bool) -> None:
+        if save:
+            path = self.places.save_file(self, caption, str(self.path()), name_filter)
+        else:
+            path = self.places.open_file(self, caption, name_filter)
         if path:
-            self.edit.setText(path)
+            self.edit.setText(str(path))
 
     def path(self) -> Path:
         return Path(self.edit.text())
@@ -87,7 +91,9 @@ class TrainPanel(QWidget):
         super().__init__()
         self.controller = controller
         self.training = training
-        self._base = TrainConfig()  # fields the form does not show (model width, ...)
+        # Fields the form does not show (model width, ...); the defaults' data paths are
+        # relative to the project folder, wherever the app was started from.
+        self._base = resolve_config_paths(TrainConfig(), PROJECT)
         self._build_form()
         self._build_run()
         training.runningChanged.connect(self._running_changed)
@@ -100,10 +106,11 @@ class TrainPanel(QWidget):
 
     # -- layout ------------------------------------------------------------------------------
     def _build_form(self) -> None:
-        self.train_data = FileField("Training poses", "Pose files (*.npz)")
-        self.val_data = FileField("Validation poses", "Pose files (*.npz)")
-        self.out = FileField("Checkpoint to write", "Checkpoints (*.pt)", save=True)
-        self.out.edit.setText(str(DEFAULT_OUT))
+        places = self.controller.places
+        self.train_data = FileField(places, "Training poses", "Pose files (*.npz)")
+        self.val_data = FileField(places, "Validation poses", "Pose files (*.npz)")
+        self.out = FileField(places, "Checkpoint to write", "Checkpoints (*.pt)", save=True)
+        self.out.edit.setText(str(places.data("runs", "studio.pt")))
         self.stages = {stage: QCheckBox(stage, checked=True) for stage in STAGES}
         stages = QHBoxLayout()
         for box in self.stages.values():
@@ -126,7 +133,8 @@ class TrainPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(["auto", *tasks.devices()])
         self.seed = _spin(0, 2**31 - 1)
-        load, save = QPushButton("Load TOML…"), QPushButton("Save TOML…")
+        load = QPushButton("Load TOML…", toolTip="Fill the form from a training config file")
+        save = QPushButton("Save TOML…", toolTip="Save the form as a training config file")
         load.clicked.connect(self._load_dialog)
         save.clicked.connect(self._save_dialog)
         files = QHBoxLayout()
@@ -134,24 +142,42 @@ class TrainPanel(QWidget):
         files.addWidget(save)
         self.form = QWidget()
         form = QFormLayout(self.form)
-        for label, field in (
-            ("Training data", self.train_data), ("Validation data", self.val_data),
-            ("Checkpoint", self.out), ("Stages", stages), ("VAE epochs", self.vae_epochs),
-            ("Mapper epochs", self.mapper_epochs), ("Batch size", self.batch_size),
-            ("Steps per epoch", self.steps_per_epoch), ("VAE learning rate", self.vae_lr),
-            ("Mapper learning rate", self.mapper_lr), ("Embedding size", self.embedding_dim),
-            ("β (KL weight)", self.beta), ("", self.triplet), ("Realignment", self.realign),
-            ("Camera elevation (°)", elevation), ("Device", self.device), ("Seed", self.seed),
-            ("Config", files),
+        for label, field, tip in (
+            ("Training data", self.train_data, None), ("Validation data", self.val_data, None),
+            ("Checkpoint", self.out, None), ("Stages", stages, None),
+            ("VAE epochs", self.vae_epochs, "Passes of the 3D pose VAE over the training poses"),
+            ("Mapper epochs", self.mapper_epochs, "Passes of the 2D → embedding network"),
+            ("Batch size", self.batch_size, "Poses per training step"),
+            ("Steps per epoch", self.steps_per_epoch, "Steps in an epoch (all data: one pass)"),
+            ("VAE learning rate", self.vae_lr, "Adam step size of the VAE stage"),
+            ("Mapper learning rate", self.mapper_lr, "Adam step size of the mapper stage"),
+            ("Embedding size", self.embedding_dim, "Dimensions of the pose embedding"),
+            ("β (KL weight)", self.beta, "Weight of the VAE's KL term (small: sharper poses)"),
+            ("", self.triplet, "Pull poses alike together in the embedding (VAE stage)"),
+            ("Realignment", self.realign, "How training poses are turned before embedding"),
+            ("Camera elevation (°)", elevation, None),
+            ("Device", self.device, "Where training runs (auto: the GPU when there is one)"),
+            ("Seed", self.seed, "Random seed: the same seed repeats a run"),
+            ("Config", files, None),
         ):
+            if tip and isinstance(field, QWidget):
+                field.setToolTip(tip)
             form.addRow(label, field)
+        for box in self.stages.values():
+            box.setToolTip(f"Train the {box.text()} stage")
+        self.elevation_low.setToolTip("Lowest virtual camera elevation in training (degrees)")
+        self.elevation_high.setToolTip("Highest virtual camera elevation in training (degrees)")
+        scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setWidget(self.form)  # the form scrolls on a small screen
+        self.form_area = scroll
 
     def _build_run(self) -> None:
-        self.start = QPushButton("Start")
+        self.start = QPushButton("Start", toolTip="Train from scratch into the checkpoint")
         self.start.clicked.connect(self._start)
-        self.cancel = QPushButton("Cancel")
+        self.cancel = QPushButton("Cancel", toolTip="Stop; the checkpoint is saved and can be "
+                                  "resumed")
         self.cancel.clicked.connect(self.training.cancel)
-        self.resume = QPushButton("Resume")
+        self.resume = QPushButton("Resume", toolTip="Continue the run saved in the checkpoint")
         self.resume.clicked.connect(self._resume)
         self.load_result = QPushButton("Load into viewer")
         self.load_result.setToolTip("Show the new model in the Pose tab, gallery and sliders")
@@ -181,7 +207,7 @@ class TrainPanel(QWidget):
         layout.addLayout(plots, 3)
         layout.addWidget(self.log, 1)
         splitter = QSplitter()
-        splitter.addWidget(self.form)
+        splitter.addWidget(self.form_area)
         splitter.addWidget(right)
         splitter.setSizes([380, 1000])
         QVBoxLayout(self).addWidget(splitter)
@@ -221,8 +247,10 @@ class TrainPanel(QWidget):
         return tuple(stage for stage, box in self.stages.items() if box.isChecked())
 
     def load_config(self, path: Path) -> None:
+        """A TOML config; its relative data paths are relative to the file's folder."""
         try:
-            self.set_config(TrainConfig.from_file(path))
+            self.set_config(resolve_config_paths(TrainConfig.from_file(path),
+                                                 Path(path).resolve().parent))
         except ConfigError as error:
             self.controller.error(str(error))
 
@@ -233,15 +261,15 @@ class TrainPanel(QWidget):
             self.controller.error(str(error))
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load training config", "", "TOML (*.toml)")
+        path = self.controller.places.open_file(self, "Load training config", "TOML (*.toml)")
         if path:
-            self.load_config(Path(path))
+            self.load_config(path)
 
     def _save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save training config", "train.toml",
-                                              "TOML (*.toml)")
+        path = self.controller.places.save_file(self, "Save training config", "train.toml",
+                                                "TOML (*.toml)")
         if path:
-            self.save_config(Path(path))
+            self.save_config(path)
 
     # -- running -----------------------------------------------------------------------------
     def _start(self) -> None:

@@ -58,6 +58,7 @@ class Training(QObject):
     progress = Signal(float, object)  # fraction done, seconds left (None = unknown yet)
     log = Signal(str)
     finished = Signal(object)  # Outcome
+    failed = Signal(str)  # why a run stopped with an error (the window shows it)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +141,7 @@ class Training(QObject):
 
     def _failed(self, error: Exception) -> None:
         self.log.emit(f"training failed: {type(error).__name__}: {error}")
+        self.failed.emit(f"training failed: {error}")
 
     def _thread_finished(self) -> None:
         self._thread.deleteLater()

@@ -1,27 +1,34 @@
 """Long work (detection, model loading, search) in worker threads, with progress and cancel.
 
 One job per name: starting a job replaces the running one of that name, whose result is then
-dropped, so a slow old answer never overwrites a newer one. Generator jobs yield
-``(done, total)`` progress and stop at their next yield when cancelled; plain functions cannot
-be interrupted, so cancelling one only drops its result.
+dropped, so a slow old answer never overwrites a newer one. A job function that takes a
+``cancel`` keyword gets a `threading.Event` set when the job is cancelled or replaced, and one
+that takes ``progress`` gets a ``progress(done, total)`` callback: such a job stops at its next
+check and leaves through its own ``finally``/``with`` blocks, in its own thread, so files and
+detectors are always closed and finished work saved. Other functions cannot be interrupted;
+cancelling one only drops its result.
 """
 from __future__ import annotations
 
+import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import GeneratorWorker, WorkerBase, create_worker
+from superqt.utils import FunctionWorker, create_worker
 
 
 class Jobs(QObject):
     busyChanged = Signal(str)  # what is running ("" when idle)
     progress = Signal(int, int)  # done, total (0 = unknown)
     failed = Signal(str, object)  # label, exception
+    _reported = Signal(object, int, int)  # from a worker thread: (its worker, done, total)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._running: dict[str, tuple[WorkerBase, str]] = {}
+        self._running: dict[str, tuple[FunctionWorker, str, threading.Event]] = {}
+        self._reported.connect(self._forward_progress)
 
     @property
     def idle(self) -> bool:
@@ -29,15 +36,27 @@ class Jobs(QObject):
 
     @property
     def labels(self) -> list[str]:
-        return [label for _, label in self._running.values()]
+        return [label for _, label, _ in self._running.values()]
+
+    def label(self, name: str) -> str | None:
+        """What the job `name` is doing, None when it is not running."""
+        running = self._running.get(name)
+        return running[1] if running else None
 
     def start(
         self, name: str, label: str, fn: Callable[..., Any], *args: Any,
         on_result: Callable[[Any], None],
-    ) -> WorkerBase:
+    ) -> FunctionWorker:
         self.cancel(name)
+        cancel = threading.Event()
+        accepted = inspect.signature(fn).parameters
+        kwargs: dict[str, Any] = {}
+        if "cancel" in accepted:
+            kwargs["cancel"] = cancel
+        if "progress" in accepted:
+            kwargs["progress"] = lambda done, total: self._reported.emit(worker, done, total)
         # Errors go to `failed` (shown in the window), not re-raised in the event loop.
-        worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(fn, *args, **kwargs, _start_thread=False, _ignore_errors=True)
 
         def current() -> bool:
             return self._running.get(name, (None,))[0] is worker
@@ -49,18 +68,23 @@ class Jobs(QObject):
 
         worker.returned.connect(lambda result: current() and on_result(result))
         worker.errored.connect(lambda error: current() and self.failed.emit(label, error))
-        if isinstance(worker, GeneratorWorker):
-            worker.yielded.connect(lambda p: current() and self.progress.emit(*p))
         worker.finished.connect(finish)
-        self._running[name] = (worker, label)
+        self._running[name] = (worker, label, cancel)
         self.busyChanged.emit(", ".join(self.labels))
         worker.start()
         return worker
 
-    def cancel(self, name: str | None = None) -> None:
-        """Cancel one job, or all of them."""
+    def cancel(self, name: str | None = None) -> list[str]:
+        """Cancel one job, or all of them; returns the labels of those that were running."""
+        stopped = []
         for key in [name] if name else list(self._running):
-            worker, _ = self._running.pop(key, (None, ""))
-            if isinstance(worker, GeneratorWorker):
-                worker.quit()
+            running = self._running.pop(key, None)
+            if running is not None:
+                running[2].set()
+                stopped.append(running[1])
         self.busyChanged.emit(", ".join(self.labels))
+        return stopped
+
+    def _forward_progress(self, worker: FunctionWorker, done: int, total: int) -> None:
+        if any(worker is running[0] for running in self._running.values()):
+            self.progress.emit(done, total)

@@ -116,6 +116,12 @@ def main() -> None:
     window.tabs.setCurrentWidget(panel)
     panel.start.click()
     shoot(app, window, args.out / "screenshot_training.png")
+
+    # A small laptop screen: everything still fits at 1280×720.
+    window.tabs.setCurrentIndex(0)
+    window.open_paths([SAMPLE_PHOTO])
+    window.resize(1280, 720)
+    shoot(app, window, args.out / "screenshot_small.png")
     window.close()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.activity_view import NO_CLASSIFIER
+from app.activity_view import NO_CLASSIFIER, activity_name
 from tests.app.conftest import drop_files, wait_idle
 from tests.helpers import SMALL_POSES
 from tests.media import T_POSE, Y_POSE, write_video
@@ -28,15 +28,17 @@ def labelled(window, qtbot, classifier, tmp_path):
     return window
 
 
-def shown_labels(window) -> list[tuple[str, float]]:
-    """The pose's (label, score) pairs as the label widget writes them."""
+def shown_labels(window) -> list[tuple[str, int]]:
+    """The pose's (label, score in %) pairs as the label widget writes them."""
     text = window.pose_panel.activity.text().split("pose: ")[-1]
-    return [(label, float(score)) for label, score in
+    return [(label, int(score.rstrip("%"))) for label, score in
             (item.rsplit(" ", 1) for item in text.split(" · "))]
 
 
-def expected(prediction) -> list[tuple[str, float]]:
-    return [(label, round(score, 2)) for label, score in prediction.top(3)[0]]
+def expected(prediction) -> list[tuple[str, int]]:
+    """Class names as people read them ("lie_crawl" -> "lie / crawl"), scores in %."""
+    return [(label.replace("_", " / "), int(f"{score:.0%}".rstrip("%")))
+            for label, score in prediction.top(3)[0]]
 
 
 def test_another_models_classifier_is_a_note_not_an_error(window):
@@ -75,10 +77,10 @@ def test_a_video_gets_a_label_track_that_follows_the_timeline(labelled, qtbot, c
     assert timeline.track.isVisible()
     timeline.slider.setValue(3)
     segment = segment_at(track, 3)
-    assert labelled.pose_panel.activity.text().startswith(f"clip: {segment.label} ")
+    assert labelled.pose_panel.activity.text().startswith(f"clip: {activity_name(segment.label)} ")
     assert shown_labels(labelled) == expected(classifier.predict_2d(sequence.keypoints[3:4]))
     x = timeline.track.width() * 3.5 / 5
-    assert timeline.track.tooltip_at(x).startswith(f"{segment.label} (score")
+    assert timeline.track.tooltip_at(x).startswith(f"{activity_name(segment.label)} (score")
     image = timeline.track.grab().toImage()
     assert image.pixelColor(int(x) - 4, 2) == timeline.track.colour(segment.label)
 
@@ -94,4 +96,5 @@ def test_a_pose_files_track_changes_label_along_the_timeline(labelled, qtbot, cl
     labels = labelled.pose_panel.activity
     for segment in track[:2]:
         labelled.pose_panel.timeline.slider.setValue(segment.start)
-        assert labels.text().startswith(f"clip: {segment.label} {segment.score:.2f}")
+        assert labels.text().startswith(
+            f"clip: {activity_name(segment.label)} {segment.score:.0%}")
