@@ -218,6 +218,8 @@ class Generation(QObject):
         frame = int(np.clip(frame, 0, len(self.between.poses) - 1))
         latent = self.between.latents[frame]
         self.state.set_view(latent, self.between.poses[frame])
+        self.state.show_message(f"in-between {self.start.label} → {self.end.label}: frame "
+                                f"{frame + 1} of {len(self.between.poses)}")
 
     def export_between(self, path: Path, duration_s: float, fps: float) -> Path:
         """Write the motion to .json / .npz / .bvh (by suffix), canonical units at `fps`."""

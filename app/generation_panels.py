@@ -28,6 +28,7 @@ from app.state import AppState
 
 SIGMA_MAX = 1.5
 STRIP_FRAMES = 5  # in-between frames drawn side by side
+STRIP_CAMERA = {"distance": 10.5, "azimuth": 180.0, "elevation": 5.0}  # from the front, all five
 EXPORT_FILTER = "JSON (*.json);;NumPy (*.npz);;BVH for Blender (*.bvh)"
 
 
@@ -188,8 +189,8 @@ class EditPanel(QWidget):
         self.export = QPushButton("Export…")
         self.export.setToolTip("Save the motion as JSON, NumPy or BVH at the chosen frame rate")
         self.export.clicked.connect(self.export_dialog)
-        self.strip = SkeletonView(size=(360, 140))
-        self.strip.setMinimumHeight(140)
+        self.strip = SkeletonView(size=(360, 170))
+        self.strip.setMinimumHeight(170)
         between = QGroupBox("In-between motion")
         grid = QGridLayout(between)
         grid.addWidget(set_start, 0, 0)
@@ -251,6 +252,8 @@ class EditPanel(QWidget):
         picks = [round(i * (len(motion.poses) - 1) / (STRIP_FRAMES - 1))
                  for i in range(STRIP_FRAMES)]
         self.strip.set_poses(motion.poses[picks])
+        for name, value in STRIP_CAMERA.items():
+            setattr(self.strip.view.camera, name, value)
 
     def play(self) -> None:
         """Show the motion in the 3D view, frame by frame at its frame rate."""

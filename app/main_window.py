@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         for title, panel in (("Latent walk", self.latent_panel),
-                             ("Edit & in-between", self.edit_panel),
+                             ("Pose editing", self.edit_panel),
                              ("Similar poses", self.gallery_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
