@@ -9,7 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from tests.helpers import random_rotations
+from bench.generation_eval import (
+    direction_effects,
+    drags,
+    far_latents,
+    interpolation_steps,
+    relative_bone_error,
+)
+from tests.helpers import SMALL_POSES, random_rotations
 from vvipe_core import VVIPE
 from vvipe_core.api import BUNDLED_CHECKPOINT
 from vvipe_core.gallery import BUNDLED_GALLERY, Gallery
@@ -17,10 +24,8 @@ from vvipe_core.generation import (
     FEATURES,
     NOMINAL_BONES,
     Plausibility,
-    ancestors,
     body_bones,
     bone_lengths,
-    limb,
     named_directions,
     pose_features,
 )
@@ -28,7 +33,6 @@ from vvipe_core.skeleton import H36M17
 
 needs_bundled = pytest.mark.skipif(
     not (BUNDLED_CHECKPOINT.exists() and BUNDLED_GALLERY.exists()), reason="no bundled model")
-DRAGGED = ("l_wrist", "r_wrist", "l_ankle", "r_ankle")
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +50,6 @@ def val(shipped, small_poses):
     """200 val poses (canonical) and their embeddings."""
     poses = shipped.canonicalize(small_poses.poses[::3][:200])
     return poses, shipped.embed_3d(poses)
-
-
-def relative_bone_error(poses: np.ndarray, bodies: np.ndarray) -> np.ndarray:
-    return np.abs(bone_lengths(poses) / bone_lengths(bodies) - 1.0)
 
 
 # -- decoding onto a body ------------------------------------------------------------------------
@@ -86,15 +86,11 @@ def test_a_body_in_any_frame_and_unit(small_poses):
 def test_bones_hold_at_three_sigma(shipped, gallery, val):
     """Issue target: bone lengths within 2 % of the body's at 3 sigma from the data."""
     poses, z = val
-    axes = gallery.latent_axes(shipped.embedding_dim)
-    rng = np.random.default_rng(0)
-    direction = rng.normal(size=(len(z), len(axes.scale)))
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    far = z + 3.0 * (direction * axes.scale) @ axes.directions
+    far = far_latents(z, gallery, 3.0)
     raw_error = np.abs(bone_lengths(shipped.decode(far)) / bone_lengths(poses) - 1)
     assert np.percentile(raw_error, 95) > 0.05  # the decoder alone breaks the body out here
     bodies = np.stack([shipped.decode(far[i : i + 1], body=poses[i])[0] for i in range(len(z))])
-    assert relative_bone_error(bodies, poses).max() < 0.02
+    assert max(relative_bone_error(b, p).max() for b, p in zip(bodies, poses)) < 0.02
 
 
 # -- plausibility --------------------------------------------------------------------------------
@@ -165,60 +161,29 @@ def test_named_directions_move_the_readout_exactly(shipped, gallery, tiny_model,
 
 @needs_bundled
 def test_named_directions_change_their_feature(shipped, gallery, val):
-    """Fitted on the gallery (train poses), measured on val poses decoded onto their bodies:
-    a one-standard-deviation move along a direction changes its feature by about that much
-    and the other features far less (some go together in people: raising an arm bends its
-    elbow, a stride spreads the feet)."""
+    """Fitted on the gallery (train poses), measured on val poses: a one-standard-deviation
+    move along a direction changes its feature by about that much and the other features far
+    less (some go together in people: raising an arm bends its elbow, a stride spreads the
+    feet)."""
     poses, z = val
-    directions = named_directions(gallery.poses, gallery.embeddings)
-    before = pose_features(shipped.decode(z[:100], body=poses[0]))
-    readout = directions.coordinates(z)
-    real = pose_features(poses)
-    r2 = 1 - ((real - readout) ** 2).mean(0) / real.var(0)
+    r2, effects = direction_effects(shipped, named_directions(gallery.poses, gallery.embeddings),
+                                    poses, z)
     assert (r2[:4] > 0.75).all(), r2  # knees and arms read well from the latent
-    for k in range(len(FEATURES)):
-        move = np.zeros(len(FEATURES), np.float32)
-        move[k] = directions.scale[k]
-        after = pose_features(shipped.decode(z[:100] + move @ directions.steps, body=poses[0]))
-        change = np.median((after - before) / directions.scale, axis=0)
-        assert 0.5 < change[k] < 1.5, (FEATURES[k][0].name, change)
-        assert np.abs(np.delete(change, k)).mean() < 0.2, (FEATURES[k][0].name, change)
+    for k, (feature, _) in enumerate(FEATURES):
+        assert 0.5 < effects[k, k] < 1.5, (feature.name, effects[k])
+        assert np.abs(np.delete(effects[k], k)).mean() < 0.2, (feature.name, effects[k])
 
 
 # -- editing -------------------------------------------------------------------------------------
-def feasible_drag(pose: np.ndarray, joint: int, rng: np.random.Generator) -> np.ndarray:
-    """A 0.3-torso-length move of `joint` to a place its limb can reach (within 95 % of the
-    limb's length from where the limb hangs): a straight arm cannot be pulled longer."""
-    chain = sorted(limb(joint) & ancestors(joint))  # e.g. shoulder, elbow, wrist
-    hangs_from = H36M17.parents[chain[0]]
-    reach = bone_lengths(pose)[[j - 1 for j in chain]].sum()  # bone j - 1 ends at joint j
-    while True:
-        move = rng.normal(size=3)
-        target = pose[joint] + 0.3 * move / np.linalg.norm(move)
-        if np.linalg.norm(target - pose[hangs_from]) <= 0.95 * reach:
-            return target
-
-
 @needs_bundled
 def test_edit_reaches_dragged_joints_and_keeps_the_rest(shipped, val):
     """Issue target: within 0.03 torso lengths for 90 % of 0.3 drags; the joints away from the
     dragged limb move <= 0.10 on average."""
     poses, z = val
-    rng = np.random.default_rng(1)
-    misses, others = [], []
-    for i in range(48):
-        name = DRAGGED[i % len(DRAGGED)]
-        joint = H36M17.index(name)
-        start = shipped.decode(z[i : i + 1], body=poses[i])[0]
-        target = feasible_drag(start, joint, rng)
-        edited = shipped.decode(shipped.edit(z[i], {name: target}, body=poses[i])[None],
-                                body=poses[i])[0]
-        misses.append(np.linalg.norm(edited[joint] - target))
-        away = [j for j in range(H36M17.n) if j not in limb(joint)]
-        others.append(np.linalg.norm(edited[away] - start[away], axis=-1).mean())
-        assert relative_bone_error(edited, poses[i]).max() < 0.02
-    assert np.mean(np.asarray(misses) <= 0.03) >= 0.9, np.percentile(misses, [50, 90])
-    assert np.mean(others) <= 0.10
+    result = drags(shipped, poses, z, 48)
+    assert np.mean(result.miss <= 0.03) >= 0.9, np.percentile(result.miss, [50, 90])
+    assert result.others.mean() <= 0.10
+    assert result.bone_error.max() < 0.02
 
 
 @needs_bundled
@@ -252,16 +217,12 @@ def test_edit_checks_its_input(tiny_model):
 def test_interpolation_is_even_and_keeps_the_body(shipped, val):
     """Issue target: every step a body (bones within 2 %); the largest step <= 2.5 x the mean."""
     poses, z = val
-    ratios = []
-    for i in range(0, 40, 2):
-        path = shipped.interpolate(z[i], z[i + 1], 25)
-        assert path.shape == (25, shipped.embedding_dim)
-        np.testing.assert_allclose(path[[0, -1]], z[[i, i + 1]], atol=1e-5)
-        motion = shipped.decode(path, body=poses[i])
-        assert relative_bone_error(motion, poses[i][None]).max() < 0.02
-        steps = np.linalg.norm(np.diff(motion, axis=0), axis=-1).mean(axis=-1)
-        ratios.append(steps.max() / steps.mean())
-    assert max(ratios) <= 2.5
+    path = shipped.interpolate(z[0], z[1], 25)
+    assert path.shape == (25, shipped.embedding_dim)
+    np.testing.assert_allclose(path[[0, -1]], z[[0, 1]], atol=1e-5)
+    even, straight, bone_error = interpolation_steps(shipped, poses, z, pairs=20)
+    assert even.max() <= 2.5 and bone_error.max() < 0.02
+    assert np.median(even) < np.median(straight)  # the re-spacing is what makes it even
 
 
 def test_interpolation_checks_its_input(tiny_model):
@@ -270,6 +231,15 @@ def test_interpolation_checks_its_input(tiny_model):
         tiny_model.interpolate(z, z, 1)
     same = tiny_model.interpolate(z, z, 4)  # no motion: evenly nothing
     np.testing.assert_array_equal(same, np.zeros((4, tiny_model.embedding_dim)))
+
+
+@needs_bundled
+def test_generation_eval_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.generation_eval", "--data", str(SMALL_POSES),
+         "--poses", "40", "--drags", "4", "--pairs", "4"],
+        capture_output=True, text=True, timeout=300, check=True)
+    assert "| 3 σ |" in out.stdout and "| Left knee bend |" in out.stdout
 
 
 def test_generation_bench_runs(tiny_checkpoint, tmp_path):

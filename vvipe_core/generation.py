@@ -314,9 +314,10 @@ def edit_latent(decode: Callable[[torch.Tensor], torch.Tensor], z: np.ndarray,
     canonical position) there, `pinned` joints where they are, and moves little else.
 
     A fixed number of damped Gauss-Newton steps on the weighted joint errors (a drag calls this
-    on every mouse move, so the cost is fixed). The Jacobian comes from central differences,
-    all 2D + 1 latents decoded as one batch: about 10x cheaper than autograd's 51 backward
-    passes through the decoder at batch size 1, which is all overhead."""
+    on every mouse move, so the cost is fixed). The Jacobian comes from forward differences,
+    all D + 1 latents decoded as one batch: about 10x cheaper than autograd's 51 backward
+    passes through the decoder at batch size 1, which is all overhead (central differences
+    cost twice as much for the same accuracy of the edits)."""
     start = torch.as_tensor(np.asarray(z, dtype=np.float32))
     if not targets:
         return start.numpy().copy()
@@ -345,9 +346,8 @@ def edit_latent(decode: Callable[[torch.Tensor], torch.Tensor], z: np.ndarray,
         probes = h * torch.eye(dim)
         latent = start.clone()
         for _ in range(settings.iterations):
-            poses = bodies(torch.cat([latent[None], latent + probes, latent - probes]))
-            r = residuals(poses)
-            jacobian = (r[1 : dim + 1] - r[dim + 1 :]).T / (2 * h)  # (R, D)
+            r = residuals(bodies(torch.cat([latent[None], latent + probes])))
+            jacobian = (r[1:] - r[0]).T / h  # (R, D)
             normal = jacobian.T @ jacobian
             damping = settings.damping * float(normal.diagonal().mean()) + 1e-9
             gradient = jacobian.T @ r[0]
