@@ -75,7 +75,7 @@ def main() -> None:
     shoot(app, window, args.out / "screenshot_verified.png")
     window.gallery_panel.overlay.setChecked(False)
 
-    for slider, step in zip(window.latent_panel.sliders, (-1.5, 1.0)):
+    for slider, step in zip(window.latent_panel.sliders, (60.0, 40.0)):  # bend both knees (°)
         slider.setValue(slider.value() + step)
     shoot(app, window, args.out / "screenshot_latent.png")
     window.controller.reset_walk()
