@@ -40,22 +40,33 @@ class JointDrag(QObject):
     def _to_canvas(self) -> scene.transforms.BaseTransform:
         return self._pins.get_transform("visual", "canvas")
 
-    def screen_positions(self) -> np.ndarray:
-        """(17, 2) where the shown pose's joints are on the canvas (pixels), (0, 2) if none."""
+    def _placement(self) -> np.ndarray | None:
+        """Where the shown pose is drawn (several people in a video stand side by side), or
+        None when it is not drawn."""
         pose = self.state.pose
         if pose is None:
+            return None
+        drawn = self.view.joints().reshape(-1, H36M17.n, 3)
+        found = [i for i, p in enumerate(drawn) if np.array_equal(p, pose.astype(np.float32))]
+        return self.view.offset(found[0]) if found else None
+
+    def screen_positions(self) -> np.ndarray:
+        """(17, 2) where the shown pose's joints are on the canvas (pixels), (0, 2) if none."""
+        placement = self._placement()
+        if placement is None:
             return np.zeros((0, 2))
-        mapped = self._to_canvas().map(np.asarray(pose, dtype=np.float64))
+        mapped = self._to_canvas().map(np.asarray(self.state.pose + placement, dtype=np.float64))
         return mapped[:, :2] / mapped[:, 3:4]
 
     def unproject(self, point: QPointF, joint: int) -> np.ndarray:
         """The canonical point under `point` on the plane through `joint` facing the camera:
         the canvas point at the joint's own depth."""
+        placement = self._placement()
         transform = self._to_canvas()
-        mapped = transform.map(np.asarray(self.state.pose[joint], dtype=np.float64))
+        mapped = transform.map(np.asarray(self.state.pose[joint] + placement, dtype=np.float64))
         depth = mapped[2] / mapped[3]
         world = transform.imap([point.x(), point.y(), depth, 1.0])
-        return (world[:3] / world[3]).astype(np.float32)
+        return (world[:3] / world[3] - placement).astype(np.float32)
 
     def pick(self, point: QPointF) -> int | None:
         """The joint nearest `point` within the pick radius."""
@@ -94,9 +105,9 @@ class JointDrag(QObject):
         return False
 
     def _draw_pins(self) -> None:
-        pose, pins = self.state.pose, H36M17.indices(sorted(self.generation.pins))
-        self._pins.visible = pose is not None and bool(pins)
+        placement, pins = self._placement(), H36M17.indices(sorted(self.generation.pins))
+        self._pins.visible = placement is not None and bool(pins)
         if self._pins.visible:
-            self._pins.set_data(np.asarray(pose)[pins], face_color=(0, 0, 0, 0),
+            self._pins.set_data(self.state.pose[pins] + placement, face_color=(0, 0, 0, 0),
                                 edge_color=PIN_COLOUR, edge_width=3, size=20)
         self.view.canvas.update()

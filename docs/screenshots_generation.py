@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QDockWidget
+from PySide6.QtWidgets import QDockWidget
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main_window import SAMPLE_PHOTO, MainWindow
-from docs.screenshots import settle, shoot
+from app.main_window import SAMPLE_PHOTO
+from docs.screenshots import settle, shoot, start
 from vvipe_core.skeleton import H36M17
 
 
@@ -28,12 +26,8 @@ def main() -> None:
     parser.add_argument("--gallery", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication(sys.argv)
-    settings_dir = tempfile.TemporaryDirectory()
-    settings = QSettings(f"{settings_dir.name}/settings.ini", QSettings.Format.IniFormat)
-    window = MainWindow(args.checkpoint, args.gallery, [SAMPLE_PHOTO], settings)
-    window.resize(1500, 1000)
-    window.show()
+    app, window, _work = start(args.checkpoint, args.gallery, [SAMPLE_PHOTO])
+    window.resize(1500, 1000)  # room for the three docks
     settle(app, window)
     controller, generation, walk = window.controller, window.controller.generation, \
         window.latent_panel
