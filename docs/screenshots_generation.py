@@ -5,7 +5,6 @@ an in-between motion. Saved into docs/ (the other views: docs/screenshots.py).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -16,16 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.main_window import SAMPLE_PHOTO
-from docs.screenshots import settle, shoot, start
+from docs.screenshots import arguments, settle, shoot, start
 from vvipe_core.skeleton import H36M17
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--gallery", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0])
     app, window, _work = start(args.checkpoint, args.gallery, [SAMPLE_PHOTO])
     window.resize(1500, 1000)  # room for the three docks
     settle(app, window)
