@@ -53,7 +53,7 @@ class Controller(QObject):
         state.hitsChanged.connect(self._refresh_overlay)
         for signal in (state.pictureChanged, state.personChanged, state.frameChanged):
             signal.connect(lambda: state.set_overlay(None))  # the hits were for another one
-        self.generation = Generation(state, self)
+        self.generation = Generation(state, self.jobs, self)
         state.modelChanged.connect(self._model_changed)
         state.galleryChanged.connect(self._reset_walk_axes)
         state.pictureChanged.connect(self._person_changed)

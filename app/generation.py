@@ -14,6 +14,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.state import Anchor, AppState
+from app.workers import Jobs
+from vvipe_core.api import VVIPE
 from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.generation import Plausibility
 
@@ -44,9 +46,9 @@ class Generation(QObject):
     historyChanged = Signal()  # undo / redo availability
     betweenChanged = Signal()  # endpoints or the motion between them
 
-    def __init__(self, state: AppState, parent: QObject | None = None) -> None:
+    def __init__(self, state: AppState, jobs: Jobs, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.jobs = state, jobs
         self.plausibility: Plausibility | None = None
         self.keep_near = True
         self.score: float | None = None
@@ -59,6 +61,7 @@ class Generation(QObject):
         self.start: Endpoint | None = None
         self.end: Endpoint | None = None
         self.between: Between | None = None
+        self._pending: tuple[int, float] | None = None  # (frames, fps) being computed
         state.galleryChanged.connect(self._gallery_changed)
         state.anchorChanged.connect(self._anchor_changed)
         state.modelChanged.connect(self._model_changed)
@@ -104,7 +107,7 @@ class Generation(QObject):
     def _model_changed(self) -> None:
         """Latents of another model mean nothing to this one."""
         self._undo, self._redo = [], []
-        self.start = self.end = self.between = None
+        self.start = self.end = self.between = self._pending = None
         self.historyChanged.emit()
         self.betweenChanged.emit()
 
@@ -194,22 +197,28 @@ class Generation(QObject):
             self.start = point
         else:
             self.end = point
-        self.between = None
+        self.between, self._pending = None, None
         self.betweenChanged.emit()
 
-    def make_between(self, duration_s: float, fps: float) -> Between | None:
-        """The motion from start to end, `duration_s` long at `fps` frames a second, on the
-        start's body (kept until the ends or the timing change)."""
+    def make_between(self, duration_s: float, fps: float) -> None:
+        """Compute the motion from start to end, `duration_s` long at `fps` frames a second, on
+        the start's body, in a job (a long motion takes seconds); betweenChanged says when."""
         if self.start is None or self.end is None or self.state.model is None:
-            return None
-        n = max(2, round(duration_s * fps) + 1)
-        if self.between is not None and len(self.between.poses) == n and self.between.fps == fps:
-            return self.between
-        model = self.state.model
-        latents = model.interpolate(self.start.latent, self.end.latent, n)
-        self.between = Between(latents, model.decode(latents, body=self.start.body), float(fps))
+            return
+        wanted = (max(2, round(duration_s * fps) + 1), float(fps))
+        motion = self.between
+        if self._pending == wanted or (motion is not None
+                                       and (len(motion.poses), motion.fps) == wanted):
+            return
+        self._pending, self.between = wanted, None
         self.betweenChanged.emit()
-        return self.between
+        self.jobs.start("between", "computing the in-between motion", between_motion,
+                        self.state.model, self.start, self.end, *wanted,
+                        on_result=self._between_ready)
+
+    def _between_ready(self, motion: Between) -> None:
+        self._pending, self.between = None, motion
+        self.betweenChanged.emit()
 
     def show_between(self, frame: int) -> None:
         """Show one frame of the motion in the 3D view (previewing it)."""
@@ -221,11 +230,17 @@ class Generation(QObject):
         self.state.show_message(f"in-between {self.start.label} → {self.end.label}: frame "
                                 f"{frame + 1} of {len(self.between.poses)}")
 
-    def export_between(self, path: Path, duration_s: float, fps: float) -> Path:
-        """Write the motion to .json / .npz / .bvh (by suffix), canonical units at `fps`."""
-        between = self.make_between(duration_s, fps)
-        if between is None:
-            raise ValueError("choose the start and the end of the motion first")
+    def export_between(self, path: Path) -> Path:
+        """Write the motion to .json / .npz / .bvh (by suffix), canonical units at its fps."""
+        if self.between is None:
+            raise ValueError("the in-between motion is not ready: choose its start and end")
         meta = {"checkpoint": self.state.model.source, "start": self.start.label,
                 "end": self.end.label, "generated": "VVIPE.interpolate, decoded onto a body"}
-        return save_poses(path, PoseSequence(between.poses, "canonical", fps=fps, meta=meta))
+        return save_poses(path, PoseSequence(self.between.poses, "canonical",
+                                             fps=self.between.fps, meta=meta))
+
+
+def between_motion(model: VVIPE, start: Endpoint, end: Endpoint, n: int, fps: float) -> Between:
+    """The n-frame motion from `start` to `end`, on the start's body (runs in a job)."""
+    latents = model.interpolate(start.latent, end.latent, n)
+    return Between(latents, model.decode(latents, body=start.body), fps)

@@ -177,9 +177,9 @@ class EditPanel(QWidget):
         set_start.clicked.connect(lambda: generation.set_endpoint("start"))
         set_end = QPushButton("Use shown pose as end")
         set_end.clicked.connect(lambda: generation.set_endpoint("end"))
-        self.duration = QDoubleSpinBox(minimum=0.1, maximum=20.0, value=1.0, singleStep=0.5,
+        self.duration = QDoubleSpinBox(minimum=0.1, maximum=10.0, value=1.0, singleStep=0.5,
                                        suffix=" s", toolTip="Length of the motion")
-        self.fps = QSpinBox(minimum=1, maximum=240, value=30, suffix=" fps",
+        self.fps = QSpinBox(minimum=1, maximum=120, value=30, suffix=" fps",
                             toolTip="Frames per second of the preview and the export")
         self.frame = QSlider(Qt.Orientation.Horizontal, toolTip="Scrub through the motion")
         self.frame.valueChanged.connect(generation.show_between)
@@ -236,13 +236,11 @@ class EditPanel(QWidget):
         for label, point in ((self.start_label, generation.start),
                              (self.end_label, generation.end)):
             label.setText("–" if point is None else point.label)
-        ready = generation.start is not None and generation.end is not None
-        for widget in (self.preview, self.export, self.frame):
-            widget.setEnabled(ready)
-        if ready and generation.between is None:
-            self._refresh_between()  # emits betweenChanged again, with the motion
-            return
         motion = generation.between
+        for widget in (self.preview, self.export, self.frame):
+            widget.setEnabled(motion is not None)
+        if motion is None and generation.start is not None and generation.end is not None:
+            self._refresh_between()  # betweenChanged comes again with the motion
         self.frame.blockSignals(True)
         self.frame.setRange(0, 0 if motion is None else len(motion.poses) - 1)
         self.frame.blockSignals(False)
@@ -257,10 +255,9 @@ class EditPanel(QWidget):
 
     def play(self) -> None:
         """Show the motion in the 3D view, frame by frame at its frame rate."""
-        self._refresh_between()
         self.frame.setValue(0)
         self.generation.show_between(0)
-        self._timer.start(round(1000 / self.fps.value()))
+        self._timer.start(round(1000 / self.generation.between.fps))
 
     def _step(self) -> None:
         if self.frame.value() >= self.frame.maximum():
@@ -279,8 +276,7 @@ class EditPanel(QWidget):
 
     def export_to(self, path: Path) -> None:
         try:
-            written = self.generation.export_between(path, self.duration.value(),
-                                                     self.fps.value())
+            written = self.generation.export_between(path)
         except (ValueError, *USER_ERRORS) as error:
             self.controller.error(str(error))
             return

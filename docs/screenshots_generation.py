@@ -54,6 +54,7 @@ def main() -> None:
     generation.set_endpoint("start")
     controller.show_hit(hits[-1])
     generation.set_endpoint("end")
+    settle(app, window)  # the motion is computed in a job
     panel = window.edit_panel
     panel.frame.setValue(panel.frame.maximum() // 2)
     shoot(app, window, args.out / "screenshot_interpolation.png")

@@ -139,8 +139,10 @@ def test_an_in_between_motion_previews_and_exports(window, qtbot, tmp_path, suff
     generation.set_endpoint("end")
     panel.duration.setValue(0.5)
     panel.fps.setValue(20)
+    wait_idle(qtbot, window, lambda: generation.between is not None
+              and len(generation.between.poses) == 11)  # computed in a job
     motion = generation.between
-    assert motion is not None and motion.poses.shape == (11, 17, 3)
+    assert motion.poses.shape == (11, 17, 3) and motion.fps == 20
     assert panel.export.isEnabled() and panel.frame.maximum() == 10
     assert len(window.edit_panel.strip.joints()) == 5
     body = hits[0].pose
