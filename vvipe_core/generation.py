@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vvipe_core.canonical import canonicalize
+from vvipe_core.errors import PoseInputError
 from vvipe_core.skeleton import H36M17
 
 BONES = np.asarray(H36M17.bones)  # (16, 2) parent, child; bone b ends at joint b + 1
@@ -65,10 +66,10 @@ def body_bones(body: np.ndarray | None) -> np.ndarray:
         return NOMINAL_BONES.copy()
     body = np.asarray(body, dtype=np.float64)
     if body.shape[-2:] != (H36M17.n, 3) or body.ndim not in (2, 3):
-        raise ValueError(f"a body is (17, 3) or (N, 17, 3) poses, got shape {body.shape}")
+        raise PoseInputError(None, f"a body is (17, 3) or (N, 17, 3) poses, got {body.shape}")
     lengths = bone_lengths(canonicalize(body.reshape(-1, H36M17.n, 3)))
     if not np.isfinite(lengths).all() or (lengths <= 0).any():
-        raise ValueError("a body needs finite poses with every bone longer than zero")
+        raise PoseInputError(None, "a body needs finite poses with every bone longer than zero")
     return np.median(lengths, axis=0).astype(np.float32)
 
 
@@ -366,7 +367,7 @@ def even_path(decode: Callable[[np.ndarray], np.ndarray], z_a: np.ndarray, z_b: 
     points are placed at equal arc lengths of the decoded motion (mean joint distance), so the
     motion neither crawls nor jumps where the decoder changes fast."""
     if n < 2:
-        raise ValueError(f"an interpolation needs n >= 2 poses, got {n}")
+        raise PoseInputError(None, f"an interpolation needs n >= 2 poses, got {n}")
     z_a, z_b = np.asarray(z_a, np.float32), np.asarray(z_b, np.float32)
     fractions = np.linspace(0.0, 1.0, max(density * n, 2), dtype=np.float32)
     line = z_a + fractions[:, None] * (z_b - z_a)
