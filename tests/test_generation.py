@@ -3,9 +3,6 @@
 The targets of issue 17 are checked with the shipped model on the val poses of tests/data (the
 tiny test model is too rough for them); the rest runs on the tiny model.
 """
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -16,7 +13,7 @@ from bench.generation_eval import (
     interpolation_steps,
     relative_bone_error,
 )
-from tests.helpers import SMALL_POSES, random_rotations
+from tests.helpers import random_rotations
 from vvipe_core import VVIPE
 from vvipe_core.api import BUNDLED_CHECKPOINT
 from vvipe_core.gallery import BUNDLED_GALLERY, Gallery
@@ -82,6 +79,7 @@ def test_a_body_in_any_frame_and_unit(small_poses):
         body_bones(np.zeros((17, 3)))
 
 
+@pytest.mark.slow
 @needs_bundled
 def test_bones_hold_at_three_sigma(shipped, gallery, val):
     """Issue target: bone lengths within 2 % of the body's at 3 sigma from the data."""
@@ -159,6 +157,7 @@ def test_named_directions_move_the_readout_exactly(shipped, gallery, tiny_model,
     assert tiny_model.embedding_dim < k and np.isfinite(small.steps).all()
 
 
+@pytest.mark.slow
 @needs_bundled
 def test_named_directions_change_their_feature(shipped, gallery, val):
     """Fitted on the gallery (train poses), measured on val poses: a one-standard-deviation
@@ -175,6 +174,7 @@ def test_named_directions_change_their_feature(shipped, gallery, val):
 
 
 # -- editing -------------------------------------------------------------------------------------
+@pytest.mark.slow
 @needs_bundled
 def test_edit_reaches_dragged_joints_and_keeps_the_rest(shipped, val):
     """Issue target: within 0.03 torso lengths for 90 % of 0.3 drags; the joints away from the
@@ -213,6 +213,7 @@ def test_edit_checks_its_input(tiny_model):
 
 
 # -- interpolation -------------------------------------------------------------------------------
+@pytest.mark.slow
 @needs_bundled
 def test_interpolation_is_even_and_keeps_the_body(shipped, val):
     """Issue target: every step a body (bones within 2 %); the largest step <= 2.5 x the mean."""
@@ -231,19 +232,3 @@ def test_interpolation_checks_its_input(tiny_model):
         tiny_model.interpolate(z, z, 1)
     same = tiny_model.interpolate(z, z, 4)  # no motion: evenly nothing
     np.testing.assert_array_equal(same, np.zeros((4, tiny_model.embedding_dim)))
-
-
-@needs_bundled
-def test_generation_eval_runs():
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.generation_eval", "--data", str(SMALL_POSES),
-         "--poses", "40", "--drags", "4", "--pairs", "4"],
-        capture_output=True, text=True, timeout=300, check=True)
-    assert "| 3 σ |" in out.stdout and "| Left knee bend |" in out.stdout
-
-
-def test_generation_bench_runs(tiny_checkpoint, tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_generation", "--checkpoint", str(tiny_checkpoint),
-         "--repeats", "2"], capture_output=True, text=True, timeout=120, check=True)
-    assert "| edit (one drag" in out.stdout and "| interpolate" in out.stdout
