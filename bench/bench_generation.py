@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     }
     print(f"{platform.machine()} {platform.processor() or ''}, torch {torch.__version__}, "
           f"{args.threads} thread(s), checkpoint {model.source}, "
-          f"{len(plausibility.reference)} reference latents\n")
+          f"{len(plausibility.index)} reference latents\n")
     print("| operation | median ms | p90 ms | × decode |")
     print("|---|---|---|---|")
     reference = None
