@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from superqt.utils import qthrottled
 
 from app import tasks
+from app.generation import Generation
 from app.history import History, View
 from app.places import Places
 from app.state import Anchor, AppState, Comparison, Picture, Sequence
@@ -64,6 +65,7 @@ class Controller(QObject):
         state.hitsChanged.connect(self._refresh_overlay)
         for signal in (state.pictureChanged, state.personChanged, state.frameChanged):
             signal.connect(lambda: state.set_overlay(None))  # the hits were for another one
+        self.generation = Generation(state, self.jobs, self)
         state.modelChanged.connect(self._model_changed)
         state.galleryChanged.connect(self._reset_walk_axes)
         state.pictureChanged.connect(self._person_changed)
@@ -316,7 +318,9 @@ class Controller(QObject):
                        "shoulders and hips to be lifted")
             return
         name = state.picture.path.name if state.picture.path else "picture"
-        state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}",
+        # The lifted pose, on its own bones at canonical scale: the body the walk keeps.
+        lifted = state.model.decode(latent[None], body=state.model.decode(latent[None]))[0]
+        state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}", lifted,
                                 keypoints=person.keypoints, confidence=person.confidence))
 
     def show_hit(self, hit: Hit) -> None:
@@ -423,7 +427,7 @@ class Controller(QObject):
         return not moved and self.state.sigma == 0
 
     def _refresh_pose(self) -> None:
-        """Shown pose = decode(anchor moved along the axes, plus variation)."""
+        """Shown pose = decode(anchor moved along the named directions, plus variation)."""
         state, anchor = self.state, self.state.anchor
         # An anchor from the previous model waits for the re-anchoring that follows a swap.
         if state.model is None or anchor is None or len(anchor.latent) != state.model.embedding_dim:
@@ -434,7 +438,10 @@ class Controller(QObject):
         if state.sigma > 0:
             latent = state.model.sample(latent, state.sigma, n=1, seed=state.seed)[0]
         exact = anchor.pose is not None and at_anchor
-        pose = anchor.pose if exact else state.model.decode(latent[None])[0]
+        if exact:
+            pose = anchor.pose
+        else:  # on the anchor's body, kept near the data (app/generation.py)
+            latent, pose = self.generation.shown(latent)
         state.set_view(latent, pose)
         self.message(anchor.label if at_anchor else f"{anchor.label}, moved in the embedding")
         self._search_due = self._search_due or not (exact and anchor.keep_hits)

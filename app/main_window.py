@@ -32,12 +32,13 @@ from superqt.utils import signals_blocked
 import vvipe_core
 from app import tasks
 from app.controller import Controller
+from app.generation_panels import EditPanel, WalkPanel
+from app.joint_drag import JointDrag
 from app.library_panel import LibraryPanel
 from app.live_view import LivePanel
 from app.panels import (
     ComparePanel,
     GalleryPanel,
-    LatentPanel,
     PicturePanel,
     PosePanel,
     VirtualPanel,
@@ -128,7 +129,9 @@ class MainWindow(QMainWindow):
         self.pose_panel = PosePanel(state, controller)
         self.compare_panel = ComparePanel(state, controller)
         self.virtual_panel = VirtualPanel(state, controller)
-        self.latent_panel = LatentPanel(state, controller)
+        self.latent_panel = WalkPanel(state, controller)
+        self.edit_panel = EditPanel(state, controller)
+        self.joint_drag = JointDrag(self.pose_panel.view, state, controller.generation)
         self.gallery_panel = GalleryPanel(state, controller)
         self._training: Training | None = None
         splitter = QSplitter()
@@ -157,6 +160,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.docks: list[QDockWidget] = []
         for title, panel in (("Latent walk", self.latent_panel),
+                             ("Pose editing", self.edit_panel),
                              ("Similar poses", self.gallery_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
@@ -228,6 +232,12 @@ class MainWindow(QMainWindow):
         self._action(file, "&Save 3D view…", self.pose_panel.save_dialog, QKeySequence.StandardKey.Save)
         self._action(file, "&Export poses…", self._export)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = self.menuBar().addMenu("&Edit")
+        generation = self.controller.generation
+        self.undo_action = self._action(edit, "&Undo joint drag", generation.undo,
+                                        QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo joint drag", generation.redo,
+                                        QKeySequence.StandardKey.Redo)
         view = self.menuBar().addMenu("&View")
         for dock in self.docks:
             view.addAction(dock.toggleViewAction())

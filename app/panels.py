@@ -11,7 +11,6 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
 from superqt.utils import signals_blocked
 
 from app.activity_view import ActivityLabels, ActivityTrack, activity_name
@@ -37,7 +35,6 @@ from app.skeleton_view import SkeletonView
 from app.state import AppState
 from vvipe_core.gallery import VERIFY_K
 
-SIGMA_MAX = 1.5
 FIT_HINT = ("fit error {:.1f} %: seen through the camera that fits it best, this pose lands "
             "that far from the photo's keypoints, per joint on average, in parts of the "
             "person's size (0 % explains the photo exactly); ")
@@ -240,82 +237,6 @@ class Timeline(QWidget):
         started, first = self._played_from
         frame = first + int((self.clock() - started) * sequence.fps)
         self.controller.set_frame(frame % len(sequence.poses))
-
-
-class LatentPanel(QWidget):
-    """Sliders along the gallery's principal directions, plus variation with resample."""
-
-    def __init__(self, state: AppState, controller: Controller) -> None:
-        super().__init__()
-        self.state, self.controller = state, controller
-        self.sliders: list[QLabeledDoubleSlider] = []
-        self._grid = QGridLayout()
-        self.sigma = self._slider(0.0, SIGMA_MAX)
-        self.sigma.setToolTip("Variation: random steps of this size (in embedding standard "
-                              "deviations) around the pose; 0 = none")
-        self.sigma.valueChanged.connect(controller.set_sigma)
-        self.resample = QPushButton("Resample")
-        self.resample.setToolTip("Draw another variation around the pose")
-        self.resample.clicked.connect(controller.resample)
-        reset = QPushButton("Reset", toolTip="Back to the shown photo's or hit's own pose")
-        reset.clicked.connect(controller.reset_walk)
-        variation = QHBoxLayout()
-        variation.addWidget(QLabel("Variation σ"))
-        variation.addWidget(self.sigma, 1)
-        variation.addWidget(self.resample)
-        layout = QVBoxLayout(self)
-        hint = QLabel("Position along the principal directions of the gallery's embeddings "
-                      "(standard deviations from their mean; a slider spans where the gallery "
-                      "lies):")
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
-        layout.addLayout(self._grid)
-        layout.addLayout(variation)
-        layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
-        layout.addStretch(1)
-        state.galleryChanged.connect(self._rebuild)
-        state.walkChanged.connect(self._walk_changed)
-        self._rebuild()
-
-    @staticmethod
-    def _slider(low: float, high: float) -> QLabeledDoubleSlider:
-        slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        slider.setRange(low, high)
-        slider.setDecimals(2)
-        slider.setValue(0.0)
-        return slider
-
-    def _rebuild(self) -> None:
-        while self._grid.count():
-            item = self._grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
-        axes = self.state.axes
-        self.sliders = []
-        for i in range(0 if axes is None else len(axes.scale)):
-            slider = self._slider(float(axes.low[i]), float(axes.high[i]))
-            slider.valueChanged.connect(lambda v, i=i: self.controller.set_coordinate(i, v))
-            slider.setToolTip(f"Principal direction {i + 1} of the gallery's embeddings, in "
-                              "standard deviations from their mean")
-            self._grid.addWidget(QLabel(f"PC {i + 1}"), i, 0)
-            self._grid.addWidget(slider, i, 1)
-            self.sliders.append(slider)
-        self._walk_changed()
-
-    def _walk_changed(self) -> None:
-        """Mirror the state; signals blocked, as a slider would round the value it sends.
-        Only sliders whose value changed are touched (a drag moves one)."""
-        state, axes = self.state, self.state.axes
-        for i, (slider, value) in enumerate(zip(self.sliders, state.coordinates.tolist())):
-            if slider.value() == value:
-                continue
-            with signals_blocked(slider):
-                # A pose outside the gallery's range still shows where it is.
-                slider.setRange(min(float(axes.low[i]), value), max(float(axes.high[i]), value))
-                slider.setValue(float(value))
-        if self.sigma.value() != state.sigma:
-            with signals_blocked(self.sigma):
-                self.sigma.setValue(state.sigma)
 
 
 class GalleryPanel(QWidget):

@@ -97,8 +97,7 @@ class SkeletonView(QWidget):
         if count_changed:
             self.reset_camera()
         # Seen from the front, +x points left: the first pose goes to +x to appear leftmost.
-        shown = [p + (SPACING * ((len(poses) - 1) / 2 - i), 0, 0)
-                 for i, p in enumerate(poses) if np.isfinite(p).all()]
+        shown = [p + self.offset(i) for i, p in enumerate(poses) if np.isfinite(p).all()]
         finite = [i for i, p in enumerate(poses) if np.isfinite(p).all()]
         visible = bool(shown)
         self._bones.visible = self._joints.visible = visible
@@ -120,6 +119,10 @@ class SkeletonView(QWidget):
                 self._floor_at = floor_at
                 self._floor.set_data(pos=GRID * (floor_at[1], 1, 1) + (0, 0, floor_at[0]))
         self.canvas.update()
+
+    def offset(self, index: int) -> np.ndarray:
+        """(3,) where pose `index` of those shown is drawn, from its own origin."""
+        return np.array([SPACING * ((len(self._poses) - 1) / 2 - index), 0.0, 0.0], np.float32)
 
     def joints(self) -> np.ndarray:
         """The poses shown: (17, 3) for one, (M, 17, 3) for several."""

@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, Signal
 from vvipe_core.api import VVIPE
 from vvipe_core.classify import ActivityClassifier, Segment
 from vvipe_core.detect import Pose2D
-from vvipe_core.gallery import Gallery, Hit, LatentAxes
+from vvipe_core.gallery import Gallery, Hit
+from vvipe_core.generation import NamedDirections
 from vvipe_core.library import LibraryHit, PoseLibrary
 
 
@@ -34,8 +35,9 @@ class Anchor:
 
     `pose` is the exact pose to show while nothing has moved (a gallery pose is real mocap, not
     its decoding); None means decode(latent). `keypoints`: the 2D evidence, which the activity
-    labels read while nothing has moved. `keep_hits`: showing it does not search the
-    gallery again (a clicked hit would otherwise reorder the list under the cursor).
+    labels read while nothing has moved. `body`: an edited pose keeps the body it was edited
+    on (else the body is `pose`). `keep_hits`: showing it does not
+    search the gallery again (a clicked hit would otherwise reorder the list under the cursor).
     """
 
     latent: np.ndarray  # (D,)
@@ -44,6 +46,7 @@ class Anchor:
     keep_hits: bool = False
     keypoints: np.ndarray | None = None  # (17, 2) what was seen (a photo's person, a frame)
     confidence: np.ndarray | None = None  # (17,) the detector's, for those keypoints
+    body: np.ndarray | None = None  # (17, 3) whose bones generated poses take (see above)
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,12 @@ class AppState(QObject):
         super().__init__(parent)
         self.model: VVIPE | None = None
         self.gallery: Gallery | None = None
-        self.axes: LatentAxes | None = None
+        self.axes: NamedDirections | None = None
         self.picture: Picture | None = None
         self.people: list[Pose2D] = []
         self.person = 0
         self.anchor: Anchor | None = None
-        self.coordinates = np.zeros(0, dtype=np.float32)  # along the gallery's latent axes
+        self.coordinates = np.zeros(0, dtype=np.float32)  # along the named directions
         self.sigma = 0.0
         self.seed = 0
         self.latent: np.ndarray | None = None
@@ -153,7 +156,8 @@ class AppState(QObject):
         signal.emit()
         return True
 
-    def set_model(self, model: VVIPE, gallery: Gallery | None, axes: LatentAxes | None) -> None:
+    def set_model(self, model: VVIPE, gallery: Gallery | None,
+                  axes: NamedDirections | None) -> None:
         """Model and gallery change together: a gallery's embeddings belong to one model, so
         both are in place before either signal goes out."""
         gallery_changed = not (_same(self.gallery, gallery) and _same(self.axes, axes))
@@ -164,7 +168,7 @@ class AppState(QObject):
         if model_changed:
             self.modelChanged.emit()
 
-    def set_gallery(self, gallery: Gallery | None, axes: LatentAxes | None) -> None:
+    def set_gallery(self, gallery: Gallery | None, axes: NamedDirections | None) -> None:
         self._update(self.galleryChanged, gallery=gallery, axes=axes)
 
     def set_picture(self, picture: Picture | None, people: list[Pose2D]) -> None:

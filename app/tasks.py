@@ -22,14 +22,14 @@ from vvipe_core.export import FORMAT_NAME as EXPORT_FORMAT
 from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.export import load_poses as load_exported_poses
 from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
-from vvipe_core.gallery import Gallery, Hit, LatentAxes
+from vvipe_core.gallery import Gallery, Hit
+from vvipe_core.generation import NamedDirections, named_directions
 from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, index_paths, source_picture
 from vvipe_core.lifting import lift_track, liftable
 from vvipe_core.skeleton import H36M17
 from vvipe_core.tracking import track_people
 from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame
 
-LATENT_AXES = 6
 TOP_ACTIVITIES = 3
 LIBRARY_THUMBNAIL_SIDE = 160
 POSE_FILE_FPS = 30.0  # pose files do not say; 30 is a common capture rate
@@ -77,13 +77,13 @@ def load_model(path: Path | None, device: str) -> VVIPE:
 
 def embed_gallery(
     gallery: Gallery | None, model: VVIPE
-) -> tuple[Gallery | None, LatentAxes | None]:
-    """The gallery embedded by `model` (a gallery's embeddings belong to one model), and its
-    principal axes."""
+) -> tuple[Gallery | None, NamedDirections | None]:
+    """The gallery embedded by `model` (a gallery's embeddings belong to one model), and the
+    named directions (knee bend, arm raise...) fitted on it."""
     if gallery is None:
         return None, None
     embedded = gallery.with_model(model)
-    return embedded, embedded.latent_axes(LATENT_AXES)
+    return embedded, named_directions(embedded.poses, embedded.embeddings)
 
 
 def load_gallery(path: Path | None) -> Gallery:

@@ -61,12 +61,17 @@ def start(checkpoint: Path | None, gallery: Path | None, files: list[Path]) -> t
     return app, window, work
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    """The options of a screenshot script: the model, the gallery, where the PNGs go."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--gallery", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
     app, window, settings_dir = start(args.checkpoint, args.gallery, [SAMPLE_PHOTO])
     shoot(app, window, args.out / "screenshot_main.png")
 
@@ -75,7 +80,7 @@ def main() -> None:
     shoot(app, window, args.out / "screenshot_verified.png")
     window.gallery_panel.overlay.setChecked(False)
 
-    for slider, step in zip(window.latent_panel.sliders, (-1.5, 1.0)):
+    for slider, step in zip(window.latent_panel.sliders, (60.0, 40.0)):  # bend both knees (°)
         slider.setValue(slider.value() + step)
     shoot(app, window, args.out / "screenshot_latent.png")
     window.controller.reset_walk()

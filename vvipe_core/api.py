@@ -13,6 +13,7 @@ from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
 from vvipe_core.errors import PoseInputError
+from vvipe_core.generation import NOMINAL_BONES, body_bones, edit_latent, even_path, onto_body
 from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.pose_windows import usable
 from vvipe_core.refine import refine_latents
@@ -82,12 +83,23 @@ class VVIPE:
         return _per_pose(lambda c: self._numpy(self.vae.encode(self._tensor(c)).loc), canonical,
                          usable(canonical), (self.embedding_dim,))
 
+    def decode(self, z: np.ndarray, body: np.ndarray | None = None) -> np.ndarray:
+        """(N, D) embeddings -> (N, 17, 3) canonical poses. With `body` (a reference pose
+        (17, 3) or poses of one person (N, 17, 3), any frame and unit) the poses keep the
+        decoded bone directions with that body's bone lengths (vvipe_core.generation)."""
+        return self._decode(z, None if body is None else body_bones(body))
+
     @torch.no_grad()
-    def decode(self, z: np.ndarray) -> np.ndarray:
-        """(N, D) embeddings -> (N, 17, 3) canonical poses."""
+    def _decode(self, z: np.ndarray, bones: np.ndarray | None) -> np.ndarray:
         z = _check(z, self.embedding_dim)
-        return _per_pose(lambda x: self._numpy(self.vae.decode(self._tensor(x))), z,
-                         np.isfinite(z).all(axis=1), (H36M17.n, 3))
+
+        def decode(x: np.ndarray) -> np.ndarray:
+            poses = self.vae.decode(self._tensor(x))
+            if bones is not None:
+                poses = onto_body(poses, self._tensor(bones))
+            return self._numpy(poses)
+
+        return _per_pose(decode, z, np.isfinite(z).all(axis=1), (H36M17.n, 3))
 
     # -- 2D ----------------------------------------------------------------------------------
     @torch.no_grad()
@@ -136,6 +148,27 @@ class VVIPE:
         noise = rng.normal(size=z.shape[:-1] + (n, z.shape[-1])).astype(np.float32)
         spoilt = ~np.isfinite(z).all(axis=-1)  # a bad embedding spoils all its samples
         return np.where(spoilt[..., None, None], np.nan, z[..., None, :] + sigma * noise)
+
+    def edit(self, z: np.ndarray, targets: dict[str, np.ndarray],
+             pinned: list[str] | tuple[str, ...] | None = None,
+             body: np.ndarray | None = None) -> np.ndarray:
+        """Drag joints: `z` (D,) -> z' (D,) whose pose, decoded onto `body` (None: the nominal
+        body), has the `targets` joints (``H36M17`` name -> canonical (3,)) there, the `pinned`
+        joints where they were, and the rest of the body little moved."""
+        z = _check(np.asarray(z)[None], self.embedding_dim)[0]
+        unknown = sorted((set(targets) | set(pinned or ())) - set(H36M17.joints))
+        if unknown:
+            raise PoseInputError(None, f"unknown joints {unknown}; the joints are "
+                                 f"{H36M17.joints}")
+        return edit_latent(self._decode_cpu, z, targets, pinned or (), body_bones(body))
+
+    def interpolate(self, z_a: np.ndarray, z_b: np.ndarray, n: int) -> np.ndarray:
+        """`n` embeddings (n, D) from `z_a` to `z_b` (D,) whose poses are evenly spaced."""
+        ends = _check(np.stack([z_a, z_b]), self.embedding_dim)
+        return even_path(lambda z: self._decode(z, NOMINAL_BONES), ends[0], ends[1], n)
+
+    def _decode_cpu(self, z: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(z.to(self.device)).cpu()
 
     # -- helpers -----------------------------------------------------------------------------
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
