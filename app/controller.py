@@ -318,8 +318,8 @@ class Controller(QObject):
                        "shoulders and hips to be lifted")
             return
         name = state.picture.path.name if state.picture.path else "picture"
-        # The lifted pose, on its own bones at canonical scale: the body the walk keeps.
-        lifted = state.model.decode(latent[None], body=state.model.decode(latent[None]))[0]
+        # Shown as `vvipe lift` gives it; its bones are the body the walk keeps.
+        lifted = state.model.decode(latent[None])[0]
         state.set_anchor(Anchor(latent, f"{name}, person {state.person + 1}", lifted,
                                 keypoints=person.keypoints, confidence=person.confidence))
 
