@@ -241,3 +241,22 @@ def test_a_person_seen_in_two_frames_of_a_short_clip_is_kept(detector: PoseDetec
     assert list(tracks) == [1]
     seen = np.isfinite(tracks[1].keypoints).any(axis=(1, 2))
     assert seen.tolist() == [False, True, True] and tracks[1].frames_without_person == [0]
+
+
+def test_lift_all_people_of_a_wide_video_finds_whom_video_mode_misses(
+        tiny_checkpoint: Path, detector: PoseDetector, tmp_path: Path) -> None:
+    """T_POSE and Y_POSE side by side, still for 4 frames: MediaPipe's VIDEO mode follows one
+    of them; `--all-people` searches each frame as a picture and finds both."""
+    video = tmp_path / "wide.avi"
+    bgr = cv2.cvtColor(side_by_side([T_POSE, Y_POSE]), cv2.COLOR_RGB2BGR)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (bgr.shape[1], bgr.shape[0]))
+    for _ in range(4):
+        writer.write(bgr)
+    writer.release()
+    assert max(len(r.poses) for r in VideoDetection(video, detector)) == 1  # VIDEO mode
+    out = tmp_path / "wide.json"
+    result = CliRunner().invoke(app, ["lift", str(video), "--all-people", "-o", str(out),
+                                      "--checkpoint", str(tiny_checkpoint)])
+    assert result.exit_code == 0, result.output
+    assert "lifted 2 people in 4 frames (person 1 in 4, person 2 in 4)" in result.stdout

@@ -147,7 +147,10 @@ class VideoDetection:
 
     The video is opened at construction (bad files fail here). Iteration stops early when
     `progress` returns False or `cancel` is set; `cancelled` then says so. Frames with nobody
-    are yielded with empty poses and listed in `frames_without_person`.
+    are yielded with empty poses and listed in `frames_without_person`. `everyone`: each frame
+    is searched as a picture (`PoseDetector.detect`: masking and tiles, 2 to 5 MediaPipe passes)
+    instead of in VIDEO mode, whose tracker keeps to the people it found first and misses
+    people made small by a wide frame.
     """
 
     def __init__(
@@ -158,8 +161,10 @@ class VideoDetection:
         stride: int = 1,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        everyone: bool = False,
     ) -> None:
         self.info = probe_video(path)
+        self.everyone = everyone
         self.detector = detector
         self.stride = stride
         self.progress = progress
@@ -179,7 +184,8 @@ class VideoDetection:
                     return
                 # MediaPipe needs strictly increasing integer milliseconds.
                 last_ms = max(round(frame.time_s * 1000.0), last_ms + 1)
-                poses = session.detect(frame.image, last_ms)
+                poses = (self.detector.detect(frame.image) if self.everyone
+                         else session.detect(frame.image, last_ms))
                 if not poses:
                     self.frames_without_person.append(frame.index)
                 self.frames_done += 1

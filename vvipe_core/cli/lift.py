@@ -64,7 +64,7 @@ def lift(
     all_people: Annotated[bool, typer.Option(
         "--all-people", help="Everyone, not only the main person: each frame entry gains "
         "\"person\" (a picture's rank, largest first; a video's track id); BVH: one file per "
-        "person (NAME.p1.bvh, ...)."
+        "person (NAME.p1.bvh, ...). Videos: each frame is searched as a picture (slower)."
     )] = False,
 ) -> None:
     """Find the main person (or everyone) in each picture or frame, lift them to 3D and save
@@ -185,7 +185,7 @@ def _folder(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings
 
 def _video(path: Path, detector: PoseDetector, vvipe: VVIPE, settings: Settings) -> Outcome:
     smooth, stride = settings.smooth, settings.stride
-    run = VideoDetection(path, detector, stride=stride)
+    run = VideoDetection(path, detector, stride=stride, everyone=settings.all_people)
     total = -(-run.info.frame_count // stride) or None  # ceil
     frames = tqdm(run, total=total, desc=path.name, unit="frame")
     size = (run.info.width, run.info.height)
