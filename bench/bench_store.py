@@ -49,6 +49,7 @@ def embeddings(args: argparse.Namespace):
     import numpy as np
 
     from vvipe_core.api import VVIPE
+    from vvipe_core.atomic import atomic_write
     from vvipe_core.cameras import project, sample_cameras
     from vvipe_core.data import load_poses
 
@@ -69,7 +70,8 @@ def embeddings(args: argparse.Namespace):
         queries = model.embed_2d(project(val, sample_cameras(val[:, 0], rng=99))
                                  .astype(np.float32))
         if args.cache is not None:
-            np.savez(args.cache, gallery=gallery, queries=queries)
+            with atomic_write(args.cache) as handle:  # a killed run leaves no half cache
+                np.savez(handle, gallery=gallery, queries=queries)
     gallery, queries = gallery[:real], queries[: args.queries]
     copies = -(-max(args.sizes) // real)
     rng = np.random.default_rng(2)

@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+import torch
 
 from tests.helpers import tiny_config
 from vvipe_core import VVIPE, checkpoint
 from vvipe_core.baselines import BaselineModel, train_baseline
 from vvipe_core.cameras import SEEN, project, sample_cameras
+from vvipe_core.config import ConfigError
 from vvipe_core.train import Trainer
 
 
@@ -47,6 +49,20 @@ def test_a_baseline_file_is_not_a_vvipe_checkpoint_and_vice_versa(tmp_path, tiny
         VVIPE.load(path)
     with pytest.raises(checkpoint.CheckpointError, match="not a baseline"):
         BaselineModel(tiny_checkpoint)
+
+
+def test_a_damaged_baseline_is_one_checkpoint_error_naming_the_field(tmp_path):
+    path = train_baseline("lifter", tiny_config(mapper_epochs=1, steps_per_epoch=2), tmp_path / "l.pt")
+    good = torch.load(path, weights_only=True)
+    for change, message in (({"config": good["config"] | {"realign": "bogus"}}, "config: realign"),
+                            ({"weights": {}}, "weights do not fit"), ({"kind": None}, "no 'kind'")):
+        damaged = {k: v for k, v in (good | change).items() if v is not None}
+        torch.save(damaged, tmp_path / "bad.pt")
+        with pytest.raises(checkpoint.CheckpointError, match=message) as err:
+            BaselineModel(tmp_path / "bad.pt")
+        assert str(tmp_path / "bad.pt") in str(err.value)
+    with pytest.raises(ConfigError, match="device 'bogus'"):
+        BaselineModel(path, device="bogus")
 
 
 def test_without_pretraining_the_decoder_trains_with_the_mapper(tmp_path, keypoints):

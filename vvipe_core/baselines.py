@@ -19,7 +19,7 @@ from torch import nn
 from vvipe_core import checkpoint, prvipe
 from vvipe_core.cameras import keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
-from vvipe_core.config import TrainConfig
+from vvipe_core.config import ConfigError, TrainConfig
 from vvipe_core.data import load_poses
 from vvipe_core.losses import reconstruction
 from vvipe_core.models import KEYPOINT_DIM, POSE_DIM, ResidualMLP
@@ -111,12 +111,19 @@ class BaselineModel:
             raise checkpoint.CheckpointError(path, f"not a readable baseline ({type(e).__name__})") from e
         if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
             raise checkpoint.CheckpointError(path, "not a baseline checkpoint")
-        self.kind, self.source = ckpt["kind"], str(path)
-        self.config = TrainConfig.from_dict(ckpt["config"])
+        try:
+            self.kind, self.config = ckpt["kind"], TrainConfig.from_dict(ckpt["config"])
+            self.net = _network(self.kind, self.config)
+            self.net.load_state_dict(ckpt["weights"], strict=True)
+        except KeyError as e:
+            raise checkpoint.CheckpointError(path, f"no '{e.args[0]}' (a damaged baseline)") from None
+        except ConfigError as e:
+            raise checkpoint.CheckpointError(path, f"config: {e.reason}") from None
+        except (RuntimeError, TypeError) as e:
+            raise checkpoint.CheckpointError(path, f"weights do not fit the model ({e})") from e
+        self.source = str(path)
         self.realign = Realign(self.config.realign)
-        self.device = torch.device(device)
-        self.net = _network(self.kind, self.config)
-        self.net.load_state_dict(ckpt["weights"], strict=True)
+        self.device = select_device(device)
         self.net.to(self.device).eval()
         self.steps, self.train_s = ckpt.get("steps"), ckpt.get("train_s")
         self.history = ckpt.get("history", [])
