@@ -18,6 +18,7 @@ from app.workers import Jobs
 from vvipe_core.api import VVIPE
 from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.generation import Plausibility
+from vvipe_core.skeleton import H36M17
 
 KEEP_NEAR_QUANTILE = 0.98  # the walk stops where only 2 % of the gallery's poses lie farther out
 
@@ -58,6 +59,7 @@ class Generation(QObject):
         self._editing = False  # the anchor change under way is an edit's
         self._drag_start: np.ndarray | None = None  # the latent a drag began from
         self._dragged: np.ndarray | None = None  # the latent the drag has reached
+        self._held: dict[str, np.ndarray] = {}  # pinned joints where the drag found them
         self.start: Endpoint | None = None
         self.end: Endpoint | None = None
         self.between: Between | None = None
@@ -118,10 +120,11 @@ class Generation(QObject):
         state = self.state
         if state.model is None or state.latent is None:
             return
-        if self._drag_start is None:
+        if self._drag_start is None:  # the pins hold where they are seen at the start
             self._drag_start = state.latent
+            self._held = {name: state.pose[H36M17.index(name)] for name in self.pins}
         body = self.body()
-        pinned = sorted(self.pins - {joint})
+        pinned = {name: at for name, at in self._held.items() if name != joint}
         self._dragged = state.model.edit(self._drag_start, {joint: target}, pinned, body=body)
         state.set_view(self._dragged, state.model.decode(self._dragged[None], body=body)[0])
 

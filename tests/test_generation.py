@@ -203,6 +203,20 @@ def test_edit_keeps_pinned_joints(shipped, val):
     assert np.linalg.norm(held[H36M17.index(name)] - target) < 0.05
 
 
+@needs_bundled
+def test_edit_holds_pins_at_given_positions(shipped, val):
+    """Pins given as positions (where the app shows them) rather than names."""
+    poses, z = val
+    start = shipped.decode(z[:1], body=poses[0])[0]
+    wrist, ankle = H36M17.indices(["r_wrist", "l_ankle"])
+    seen = start[ankle] + np.array([0.0, 0.03, 0.04], np.float32)
+    target = start[wrist] + np.array([0.0, 0.1, 0.1], np.float32)
+    edited = shipped.decode(shipped.edit(z[0], {"r_wrist": target}, {"l_ankle": seen},
+                                         body=poses[0])[None], body=poses[0])[0]
+    assert np.linalg.norm(edited[ankle] - seen) < 0.02
+    assert np.linalg.norm(edited[wrist] - target) < 0.03
+
+
 def test_edit_checks_its_input(tiny_model):
     z = np.zeros(tiny_model.embedding_dim, np.float32)
     np.testing.assert_array_equal(tiny_model.edit(z, {}), z)

@@ -150,11 +150,12 @@ class VVIPE:
         return np.where(spoilt[..., None, None], np.nan, z[..., None, :] + sigma * noise)
 
     def edit(self, z: np.ndarray, targets: dict[str, np.ndarray],
-             pinned: list[str] | tuple[str, ...] | None = None,
+             pinned: list[str] | tuple[str, ...] | dict[str, np.ndarray] | None = None,
              body: np.ndarray | None = None) -> np.ndarray:
         """Drag joints: `z` (D,) -> z' (D,) whose pose, decoded onto `body` (None: the nominal
         body), has the `targets` joints (``H36M17`` name -> canonical (3,)) there, the `pinned`
-        joints where they were, and the rest of the body little moved."""
+        joints where they were (names) or at given positions (name -> (3,)), and the rest of
+        the body little moved."""
         z = _check(np.asarray(z)[None], self.embedding_dim)[0]
         unknown = sorted((set(targets) | set(pinned or ())) - set(H36M17.joints))
         if unknown:

@@ -305,11 +305,13 @@ def limb(joint: int) -> set[int]:
 
 
 def edit_latent(decode: Callable[[torch.Tensor], torch.Tensor], z: np.ndarray,
-                targets: Mapping[str, np.ndarray], pinned: Iterable[str] = (),
+                targets: Mapping[str, np.ndarray],
+                pinned: Iterable[str] | Mapping[str, np.ndarray] = (),
                 bones: np.ndarray | None = None, settings: EditSettings = EditSettings()
                 ) -> np.ndarray:
     """Optimise `z` (D,) so the body decoded from it puts the `targets` joints (name -> (3,)
-    canonical position) there, `pinned` joints where they are, and moves little else.
+    canonical position) there, `pinned` joints where they are (or, given as a mapping, at
+    those positions: where the user sees them), and moves little else.
 
     A fixed number of damped Gauss-Newton steps on the weighted joint errors (a drag calls this
     on every mouse move, so the cost is fixed). The Jacobian comes from forward differences,
@@ -320,6 +322,8 @@ def edit_latent(decode: Callable[[torch.Tensor], torch.Tensor], z: np.ndarray,
     if not targets:
         return start.numpy().copy()
     target_ids = _index(*targets)
+    held = {name: np.asarray(pinned[name], np.float32) for name in pinned} \
+        if isinstance(pinned, Mapping) else {}
     pinned_ids = [j for j in _index(*pinned) if j not in target_ids]
     free = set().union(*(limb(j) for j in target_ids))
     rest_ids = [j for j in range(H36M17.n) if j not in free and j not in pinned_ids]
@@ -332,8 +336,11 @@ def edit_latent(decode: Callable[[torch.Tensor], torch.Tensor], z: np.ndarray,
 
     with torch.no_grad():
         before = bodies(start[None])[0]
+        hold = before.clone()  # where the pinned joints stay: where they were, or as given
+        for name, at in held.items():
+            hold[H36M17.index(name)] = torch.as_tensor(at, dtype=hold.dtype)
         terms = [(ids, where, np.sqrt(w)) for ids, where, w in (
-            (target_ids, goal.double(), 1.0), (pinned_ids, before[pinned_ids], settings.pinned),
+            (target_ids, goal.double(), 1.0), (pinned_ids, hold[pinned_ids], settings.pinned),
             (rest_ids, before[rest_ids], settings.rest / max(1, len(rest_ids)))) if ids]
 
         def residuals(poses: torch.Tensor) -> torch.Tensor:  # (M, 17, 3) -> (M, R)

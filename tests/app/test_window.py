@@ -14,16 +14,10 @@ def detected():
         return {p: detector.detect_person(p) for p in (T_POSE, Y_POSE)}
 
 
-def on_own_body(model, person) -> np.ndarray:
-    """A person's lifted pose as the window shows it: on its own bones at torso length 1."""
-    z = model.embed_2d(person.keypoints[None])
-    return model.decode(z, body=model.decode(z))[0]
-
-
 def test_startup_shows_the_lifted_photo_and_its_neighbours(window, tiny_model, detected):
     shown = window.pose_panel.view.joints()
     assert shown.shape == (17, 3)
-    np.testing.assert_allclose(shown, on_own_body(tiny_model, detected[T_POSE]), atol=1e-5)
+    np.testing.assert_allclose(shown, tiny_model.lift(detected[T_POSE].keypoints[None])[0], atol=1e-5)
     assert window.gallery_panel.list.count() == window.controller.k
     assert window.error_text() == ""
 
@@ -35,7 +29,7 @@ def test_dropping_a_photo_shows_its_lifted_pose(window, qtbot, tiny_model, detec
     np.testing.assert_allclose(window.picture_panel.view.keypoints(), person.keypoints_raw)
     shown = window.pose_panel.view.joints()
     assert shown.shape == (17, 3)
-    np.testing.assert_allclose(shown, on_own_body(tiny_model, person), atol=1e-5)
+    np.testing.assert_allclose(shown, tiny_model.lift(person.keypoints[None])[0], atol=1e-5)
     assert window.recent_files()[0] == str(Y_POSE)
 
 
@@ -202,7 +196,7 @@ def test_each_person_of_a_group_photo_can_be_lifted(window, qtbot, tmp_path, tin
     wait_idle(qtbot, window)
     np.testing.assert_allclose(window.picture_panel.view.keypoints(), people[1].keypoints_raw)
     np.testing.assert_allclose(window.pose_panel.view.joints(),
-                               on_own_body(tiny_model, people[1]), atol=1e-5)
+                               tiny_model.lift(people[1].keypoints[None])[0], atol=1e-5)
 
 
 def test_a_photo_without_people_says_so_and_shows_no_stale_pose(window, qtbot, tmp_path):
