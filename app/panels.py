@@ -280,8 +280,9 @@ class GalleryPanel(QWidget):
         hits = self.state.hits
         verified = bool(hits) and hits[0].verified
         self.ranking.setText(
-            "" if not hits else f"Best fit to the photo first: the nearest {VERIFY_K} in the "
-            "embedding, each seen through the camera that fits it best" if verified else
+            "" if not hits else "Best fit to the photo first: the nearest "
+            f"{min(VERIFY_K, len(self.state.gallery))} in the embedding, each seen through the "
+            "camera that fits it best" if verified else
             "Nearest in the embedding first (nothing seen to check them against)")
         for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
