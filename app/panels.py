@@ -261,8 +261,7 @@ class GalleryPanel(QWidget):
         self.overlay.setToolTip("Draw the selected pose (the best one until you click another) "
                                 "over the photo, through the camera that fits it best")
         self.overlay.toggled.connect(controller.set_overlay)
-        self.ranking = QLabel()
-        self.ranking.setWordWrap(True)
+        self.ranking = QLabel()  # one line: the dock shares the window's height
         self.list.setToolTip("Click a pose to show it; Go ▸ Back (Alt+←) returns")
         header = QHBoxLayout()
         header.addWidget(QLabel("Similar poses, k =", toolTip=DISTANCE_HELP))
@@ -279,10 +278,13 @@ class GalleryPanel(QWidget):
         self.list.clear()
         hits = self.state.hits
         verified = bool(hits) and hits[0].verified
-        self.ranking.setText(
-            "" if not hits else f"Best fit to the photo first: the nearest {VERIFY_K} in the "
-            "embedding, each seen through the camera that fits it best" if verified else
-            "Nearest in the embedding first (nothing seen to check them against)")
+        checked = min(VERIFY_K, len(self.state.gallery)) if hits else 0
+        self.ranking.setText("" if not hits else "Best fit to the photo first" if verified
+                             else "Nearest in the embedding first")
+        self.ranking.setToolTip(
+            f"The nearest {checked} in the embedding, each seen through the camera that fits it "
+            "best, ranked by how far they land from the photo's keypoints" if verified else
+            "Nothing seen to check them against (the walk has left the photo's pose)")
         for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
             item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,10 +75,16 @@ def main() -> None:
     app, window, settings_dir = start(args.checkpoint, args.gallery, [SAMPLE_PHOTO])
     shoot(app, window, args.out / "screenshot_main.png")
 
-    # Similar poses checked against the photo, the best one laid on it.
+    # Similar poses checked against the photo, the best one laid on it; the other docks are
+    # hidden so that the list has the right-hand column to itself.
+    docks = [d for d in window.findChildren(QDockWidget) if d.isVisible()]
+    for dock in docks:
+        dock.setVisible(dock.widget() is window.gallery_panel)
     window.gallery_panel.overlay.setChecked(True)
     shoot(app, window, args.out / "screenshot_verified.png")
     window.gallery_panel.overlay.setChecked(False)
+    for dock in docks:
+        dock.setVisible(True)
 
     for slider, step in zip(window.latent_panel.sliders, (60.0, 40.0)):  # bend both knees (°)
         slider.setValue(slider.value() + step)
