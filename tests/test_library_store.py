@@ -208,6 +208,19 @@ def test_cli_search_json_lists_hits_nearest_first(pictures, tmp_path, tiny_check
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
 
 
+def test_cli_reports_missing_files_and_prunes_them(pictures, tmp_path, tiny_checkpoint):
+    lib = tmp_path / "lib"
+    ckpt = ["--checkpoint", str(tiny_checkpoint), "--workers", "1"]
+    assert CliRunner().invoke(app, ["index", str(pictures), "-o", str(lib), *ckpt]).exit_code == 0
+    (pictures / PHOTOS[3].name).unlink()
+    again = CliRunner().invoke(app, ["index", str(pictures), "-o", str(lib), *ckpt])
+    assert again.exit_code == 0 and "1 indexed file(s) are missing" in again.output
+    pruned = CliRunner().invoke(app, ["index", "-o", str(lib), "--prune", *ckpt])
+    assert pruned.exit_code == 0 and f"pruned {pictures.resolve() / PHOTOS[3].name}" in (
+        pruned.output.replace("\n", ""))
+    assert "9 poses" in pruned.stdout
+
+
 def test_cli_index_needs_paths_or_prune(tmp_path):
     result = CliRunner().invoke(app, ["index", "--out", str(tmp_path / "lib")])
     assert result.exit_code == 2 and "--prune" in result.output
