@@ -105,7 +105,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     truth = val.extra["activity"].astype(str)
     windows = sequence_windows(val.sequence, val.extra["frame"], args.window, args.window // 2)
     inputs_single = {"3d": val.poses} | {
-        s: camera_views(val.poses, s, EvalOptions(views=1, seed=args.seed))[0]
+        # View 0 of the protocol's cameras (seeded per view, so the same for any view count).
+        s: camera_views(val.poses, s, EvalOptions(views=2, seed=args.seed))[0]
         for s in ("seen", "unseen")}
     inputs_windows = {"3d": val.poses[windows]} | {
         s: window_views(val.poses, windows, CAMERA_SETS[s], np.random.default_rng([args.seed, i]))

@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from vvipe_core.library import (
     embed_query,
     index_paths,
 )
+from vvipe_core.library_store import LibraryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,6 +97,31 @@ def small_library(tmp_path, tiny_model) -> Path:
     library.add(rng.normal(size=(12, tiny_model.embedding_dim)), entries)
     library.save()
     return tmp_path / "lib"
+
+
+def test_a_library_being_created_is_never_seen_half_made(tmp_path):
+    """Two runs creating the same library and two opening it meanwhile (the app starts a new
+    indexing run while a cancelled one is still starting)."""
+    barrier, seen = threading.Barrier(4), []
+
+    def create():
+        barrier.wait()
+        LibraryStore.create(tmp_path / "lib", 8, "tiny.pt").close()
+
+    def open_soon():
+        barrier.wait()
+        for _ in range(2000):
+            try:
+                seen.append(len(PoseLibrary.open(tmp_path / "lib")))
+                return
+            except LibraryError as error:
+                assert "is missing" in error.reason  # not yet there, never half made
+    threads = [threading.Thread(target=f) for f in (create, create, open_soon, open_soon)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [0, 0] and [p.name for p in (tmp_path / "lib").iterdir()] == [DATABASE]
 
 
 def test_a_saved_library_reopens_with_the_same_rows(small_library):
@@ -206,6 +233,19 @@ def test_cli_search_json_lists_hits_nearest_first(pictures, tmp_path, tiny_check
     assert [set(h) for h in hits] == [{"file", "frame", "time_s", "person", "distance"}] * 4
     assert hits[0]["file"] == str(query.resolve()) and hits[0]["distance"] < 1e-4
     assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+
+
+def test_cli_reports_missing_files_and_prunes_them(pictures, tmp_path, tiny_checkpoint):
+    lib = tmp_path / "lib"
+    ckpt = ["--checkpoint", str(tiny_checkpoint), "--workers", "1"]
+    assert CliRunner().invoke(app, ["index", str(pictures), "-o", str(lib), *ckpt]).exit_code == 0
+    (pictures / PHOTOS[3].name).unlink()
+    again = CliRunner().invoke(app, ["index", str(pictures), "-o", str(lib), *ckpt])
+    assert again.exit_code == 0 and "1 indexed file(s) are missing" in again.output
+    pruned = CliRunner().invoke(app, ["index", "-o", str(lib), "--prune", *ckpt])
+    assert pruned.exit_code == 0 and f"pruned {pictures.resolve() / PHOTOS[3].name}" in (
+        pruned.output.replace("\n", ""))
+    assert "9 poses" in pruned.stdout
 
 
 def test_cli_index_needs_paths_or_prune(tmp_path):

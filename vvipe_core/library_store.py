@@ -14,9 +14,12 @@ million rows. Opening validates every row and raises LibraryError naming what is
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,18 +85,28 @@ class LibraryStore:
 
     @classmethod
     def create(cls, directory: Path, embedding_dim: int, checkpoint: str) -> LibraryStore:
+        """A new, empty library. The database is made whole under a temporary name and then
+        linked into place, so that no one ever opens a half-made one (a cancelled run that
+        is still starting, a second run beside it); if another run got there first, its
+        library is the one opened."""
         path = directory / DATABASE
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            db = _connect(path)
-            with db:
-                db.executescript(_SCHEMA)
-                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-                    ("format", str(FORMAT)), ("embedding_dim", str(embedding_dim)),
-                    ("checkpoint", checkpoint), ("generation", "0")])
+            handle, name = tempfile.mkstemp(dir=directory, prefix=f".{DATABASE}.", suffix=".tmp")
+            os.close(handle)
+            try:
+                with closing(sqlite3.connect(name)) as db, db:
+                    db.executescript(_SCHEMA)
+                    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ("format", str(FORMAT)), ("embedding_dim", str(embedding_dim)),
+                        ("checkpoint", checkpoint), ("generation", "0")])
+                with contextlib.suppress(FileExistsError):
+                    os.link(name, path)  # atomic, and never over an existing library
+            finally:
+                os.remove(name)
         except (OSError, sqlite3.Error) as error:
             raise LibraryError(path, f"cannot create the library ({error})") from None
-        return cls(db, path, embedding_dim, checkpoint, 0, {})
+        return cls.open(directory)
 
     @classmethod
     def open(cls, directory: Path) -> LibraryStore:
