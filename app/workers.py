@@ -28,6 +28,8 @@ class Jobs(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._running: dict[str, tuple[FunctionWorker, str, threading.Event]] = {}
+        self._quiet: set[str] = set()  # running jobs the busy indicator does not show
+        self._busy = ""
         self._reported.connect(self._forward_progress)
 
     @property
@@ -36,7 +38,8 @@ class Jobs(QObject):
 
     @property
     def labels(self) -> list[str]:
-        return [label for _, label, _ in self._running.values()]
+        """What the running jobs do, but the quiet ones."""
+        return [label for name, (_, label, _) in self._running.items() if name not in self._quiet]
 
     def label(self, name: str) -> str | None:
         """What the job `name` is doing, None when it is not running."""
@@ -45,8 +48,10 @@ class Jobs(QObject):
 
     def start(
         self, name: str, label: str, fn: Callable[..., Any], *args: Any,
-        on_result: Callable[[Any], None],
+        on_result: Callable[[Any], None], quiet: bool = False,
     ) -> FunctionWorker:
+        """`quiet`: a short job that runs again and again (a search per slider move) and
+        would only flash the busy indicator, repainting the window each time."""
         self.cancel(name)
         cancel = threading.Event()
         accepted = inspect.signature(fn).parameters
@@ -64,13 +69,14 @@ class Jobs(QObject):
         def finish() -> None:
             if current():
                 del self._running[name]
-                self.busyChanged.emit(", ".join(self.labels))
+                self._announce()
 
         worker.returned.connect(lambda result: current() and on_result(result))
         worker.errored.connect(lambda error: current() and self.failed.emit(label, error))
         worker.finished.connect(finish)
         self._running[name] = (worker, label, cancel)
-        self.busyChanged.emit(", ".join(self.labels))
+        (self._quiet.add if quiet else self._quiet.discard)(name)
+        self._announce()
         worker.start()
         return worker
 
@@ -82,8 +88,14 @@ class Jobs(QObject):
             if running is not None:
                 running[2].set()
                 stopped.append(running[1])
-        self.busyChanged.emit(", ".join(self.labels))
+        self._announce()
         return stopped
+
+    def _announce(self) -> None:
+        busy = ", ".join(self.labels)
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
 
     def _forward_progress(self, worker: FunctionWorker, done: int, total: int) -> None:
         if any(worker is running[0] for running in self._running.values()):
