@@ -1,7 +1,8 @@
 """Long work (detection, model loading, search) in worker threads, with progress and cancel.
 
 One job per name: starting a job replaces the running one of that name, whose result is then
-dropped, so a slow old answer never overwrites a newer one. A job function that takes a
+dropped, so a slow old answer never overwrites a newer one; the new job starts once the old one
+has stopped, so the two never work on the same files at once. A job function that takes a
 ``cancel`` keyword gets a `threading.Event` set when the job is cancelled or replaced, and one
 that takes ``progress`` gets a ``progress(done, total)`` callback: such a job stops at its next
 check and leaves through its own ``finally``/``with`` blocks, in its own thread, so files and
@@ -29,12 +30,15 @@ class Jobs(QObject):
         super().__init__(parent)
         self._running: dict[str, tuple[FunctionWorker, str, threading.Event]] = {}
         self._quiet: set[str] = set()  # running jobs the busy indicator does not show
+        self._stopping: dict[str, FunctionWorker] = {}  # cancelled, still running
+        self._waiting: dict[str, FunctionWorker] = {}  # to start when that one has stopped
         self._busy = ""
         self._reported.connect(self._forward_progress)
 
     @property
     def idle(self) -> bool:
-        return not self._running
+        """Nothing running, not even a cancelled job's cleanup."""
+        return not self._running and not self._stopping
 
     @property
     def labels(self) -> list[str]:
@@ -70,6 +74,11 @@ class Jobs(QObject):
             if current():
                 del self._running[name]
                 self._announce()
+            if self._stopping.get(name) is worker:
+                del self._stopping[name]
+                waiting = self._waiting.pop(name, None)
+                if waiting is not None:
+                    waiting.start()
 
         worker.returned.connect(lambda result: current() and on_result(result))
         worker.errored.connect(lambda error: current() and self.failed.emit(label, error))
@@ -77,7 +86,10 @@ class Jobs(QObject):
         self._running[name] = (worker, label, cancel)
         (self._quiet.add if quiet else self._quiet.discard)(name)
         self._announce()
-        worker.start()
+        if name in self._stopping:
+            self._waiting[name] = worker
+        else:
+            worker.start()
         return worker
 
     def cancel(self, name: str | None = None) -> list[str]:
@@ -85,9 +97,14 @@ class Jobs(QObject):
         stopped = []
         for key in [name] if name else list(self._running):
             running = self._running.pop(key, None)
-            if running is not None:
-                running[2].set()
-                stopped.append(running[1])
+            if running is None:
+                continue
+            running[2].set()
+            stopped.append(running[1])
+            if self._waiting.get(key) is running[0]:  # never started: nothing to stop
+                del self._waiting[key]
+            else:
+                self._stopping[key] = running[0]
         self._announce()
         return stopped
 
