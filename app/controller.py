@@ -504,7 +504,7 @@ class Controller(QObject):
         seen = anchor is not None and anchor.keypoints is not None and self._at_anchor()
         evidence = (anchor.keypoints, anchor.confidence) if seen else (None, None)
         self.jobs.start("search", "searching the gallery", tasks.search, state.gallery,
-                        state.latent, self.k, *evidence,
+                        state.latent, self.k, *evidence, quiet=True,
                         on_result=lambda found: state.set_hits(*found))
 
     def set_overlay(self, on: bool) -> None:

@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -164,7 +166,10 @@ class MainWindow(QMainWindow):
                              ("Similar poses", self.gallery_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
-            dock.setWidget(panel)
+            # Scrolled when the screen is too short for every dock (a 1280×720 laptop).
+            scroll = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+            scroll.setWidget(panel)
+            dock.setWidget(scroll)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks.append(dock)
 
