@@ -231,9 +231,8 @@ def report(results: dict) -> str:
     cols = ["method", "seeds", *HIT1, "seen / unseen Hit@10, @20", "PA-MPJPE seen / unseen (mm)",
             "training steps", "training wall time"]
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for name, r in results.items():
-        if "per_seed" not in r:
-            continue
+    for name in (n for n in MODELS if "per_seed" in results.get(n, {})):
+        r = results[name]
         clean = r["noise_0"]
         tens = " / ".join(" , ".join(f"{100 * clean['retrieval'][c][k]:.1f}" for k in ("hit@10", "hit@20"))
                           for c in ("seen", "unseen")).replace(" , ", ", ")
@@ -274,8 +273,7 @@ def claims(results: dict) -> str:
         if a not in results or b not in results:
             continue
         (ma, sa), (mb, sb) = (_stats(results[n], HIT1[col]) for n in (a, b))
-        sa, sb = (0.0 if n == "2d" else s for n, s in ((a, sa), (b, sb)))
-        known = [s for s in (sa, sb) if s is not None]
+        known = [0.0 if n == "2d" else s for n, s in ((a, sa), (b, sb)) if n == "2d" or s is not None]
         gap = ma - mb
         if not known:
             verdict, twice = "one seed each: no spread to judge by", "–"
