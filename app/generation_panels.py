@@ -154,6 +154,7 @@ class EditPanel(QWidget):
         self.pins = QLabel()
         self.pins.setWordWrap(True)
         unpin = QPushButton("Unpin all")
+        unpin.setToolTip("Let every pinned joint move again")
         unpin.clicked.connect(generation.clear_pins)
         self.undo = QPushButton("Undo")
         self.undo.setToolTip("Undo the last joint drag (Ctrl+Z)")
@@ -177,8 +178,11 @@ class EditPanel(QWidget):
 
         self.start_label, self.end_label = QLabel(), QLabel()
         set_start = QPushButton("Use shown pose as start")
+        set_start.setToolTip("The motion starts at the pose in the 3D view (a photo, a gallery "
+                             "or library hit, a frame, an edit), on its body")
         set_start.clicked.connect(lambda: generation.set_endpoint("start"))
         set_end = QPushButton("Use shown pose as end")
+        set_end.setToolTip("The motion ends at the pose in the 3D view")
         set_end.clicked.connect(lambda: generation.set_endpoint("end"))
         self.duration = QDoubleSpinBox(minimum=0.1, maximum=10.0, value=1.0, singleStep=0.5,
                                        suffix=" s", toolTip="Length of the motion")
