@@ -153,7 +153,8 @@ class EditPanel(QWidget):
         self.generation = generation = controller.generation
         self.pins = QLabel()
         self.pins.setWordWrap(True)
-        unpin = QPushButton("Unpin all", toolTip="Let every pinned joint move again")
+        unpin = QPushButton("Unpin all")
+        unpin.setToolTip("Let every pinned joint move again")
         unpin.clicked.connect(generation.clear_pins)
         self.undo = QPushButton("Undo")
         self.undo.setToolTip("Undo the last joint drag (Ctrl+Z)")
@@ -176,11 +177,12 @@ class EditPanel(QWidget):
         edit_layout.addLayout(buttons)
 
         self.start_label, self.end_label = QLabel(), QLabel()
-        set_start = QPushButton("Use shown pose as start",
-                                toolTip="The motion starts at the pose shown now")
+        set_start = QPushButton("Use shown pose as start")
+        set_start.setToolTip("The motion starts at the pose in the 3D view (a photo, a gallery "
+                             "or library hit, a frame, an edit), on its body")
         set_start.clicked.connect(lambda: generation.set_endpoint("start"))
-        set_end = QPushButton("Use shown pose as end",
-                              toolTip="The motion ends at the pose shown now")
+        set_end = QPushButton("Use shown pose as end")
+        set_end.setToolTip("The motion ends at the pose in the 3D view")
         set_end.clicked.connect(lambda: generation.set_endpoint("end"))
         self.duration = QDoubleSpinBox(minimum=0.1, maximum=10.0, value=1.0, singleStep=0.5,
                                        suffix=" s", toolTip="Length of the motion")

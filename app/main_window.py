@@ -172,6 +172,9 @@ class MainWindow(QMainWindow):
             dock.setWidget(scroll)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks.append(dock)
+        # The walk and the editing share one place (tabs), so the window fits 1280 x 720.
+        self.tabifyDockWidget(self.docks[0], self.docks[1])
+        self.docks[0].raise_()
 
     def _tab(self, title: str) -> QWidget:
         """The page of the tab `title`, built now if it was not yet."""
