@@ -29,6 +29,9 @@ class ModelConfig:
     blocks: int = 2
     dropout: float = 0.1
     mappers: int = 1  # mapping networks averaged at inference (an ensemble), each on its own cameras
+    mapper_arch: str = "mlp"  # mlp (flattened keypoints) | gcn (graph over the skeleton), models.py
+    mapper_width: int = 0  # the mapping network's width and blocks; 0 = the VAE's
+    mapper_blocks: int = 0
 
     def __post_init__(self) -> None:
         _check(self, "model.")
@@ -70,6 +73,9 @@ class TrainConfig:
     bone_scale: float = 0.15  # per-bone-type length factor drawn from 1 ± this
     noise_px: float = 0.0  # 2D noise sigma drawn per pose from U(0, noise_px) in training
     keypoint_dropout: float = 0.0  # probability that a 2D keypoint is missing in training
+    # > 0: detector-like 2D errors (corruption.py: per-joint noise by person size, limb swaps,
+    # missing extremities) of strength U(0, detector_errors) per pose, on top of the above
+    detector_errors: float = 0.0
     steps_per_epoch: int = 0  # 0 = one pass over the training poses
     val_poses: int = 2000
     # A finished checkpoint stores its weights as float16 (half the size; loaded as float32).

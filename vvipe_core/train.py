@@ -27,6 +27,7 @@ from vvipe_core import checkpoint
 from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import canonicalize
 from vvipe_core.config import ConfigError, TrainConfig
+from vvipe_core.corruption import DETECTOR, corrupt
 from vvipe_core.data import (
     add_keypoint_noise,
     augment_bones,
@@ -117,13 +118,16 @@ def augmented_world_poses(world: np.ndarray, cfg: TrainConfig, rng: np.random.Ge
 
 def camera_keypoints(
     world: np.ndarray, ranges: CameraRanges, rng: np.random.Generator | int,
-    noise_px: float = 0.0, dropout: float = 0.0,
+    noise_px: float = 0.0, dropout: float = 0.0, detector: float = 0.0,
 ) -> np.ndarray:
     """World poses (N, 17, 3) mm -> their 2D pixels (N, 17, 2) through one random camera each,
-    with optional training noise and missing keypoints."""
+    with optional training noise, detector-like errors of strength U(0, detector) per pose, and
+    missing keypoints."""
     rng = np.random.default_rng(rng)
     pixels = project(world, sample_cameras(world[:, 0], ranges, rng))
     pixels = add_keypoint_noise(pixels, noise_px, rng)
+    if detector > 0:
+        pixels = corrupt(pixels, rng, DETECTOR, rng.uniform(0, detector, len(pixels)))
     return drop_keypoints(pixels, dropout, rng)
 
 
@@ -171,7 +175,10 @@ class Trainer:
 
     def _take_vae(self, ckpt: dict, path: str | Path) -> None:
         theirs = TrainConfig.from_dict(ckpt["config"])
-        their_vae = dataclasses.replace(theirs.model, mappers=self.cfg.model.mappers)
+        mine = self.cfg.model
+        their_vae = dataclasses.replace(
+            theirs.model, mappers=mine.mappers, mapper_arch=mine.mapper_arch,
+            mapper_width=mine.mapper_width, mapper_blocks=mine.mapper_blocks)
         if (their_vae, theirs.realign) != (self.cfg.model, self.cfg.realign):
             raise checkpoint.CheckpointError(path, "its VAE has another model size or realignment")
         self.vae.load_state_dict(ckpt["vae"])
@@ -256,7 +263,8 @@ class Trainer:
         cfg = self.cfg
         n_views = 2 if cfg.mapper_triplet_weight > 0 else 1
         pixels = np.concatenate([
-            camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
+            camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout,
+                             cfg.detector_errors)
             for _ in range(n_views)])
         z = mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
         pose_loss = reconstruction(self.vae.decode(z), target.repeat(n_views, 1, 1))
