@@ -76,6 +76,11 @@ class TrainConfig:
     # > 0: detector-like 2D errors (corruption.py: per-joint noise by person size, limb swaps,
     # missing extremities) of strength U(0, detector_errors) per pose, on top of the above
     detector_errors: float = 0.0
+    # Tune stage, after the mapper stage: `tune_epochs` more epochs of the mapping networks with a
+    # fresh optimiser, the fields in `tune` replacing the config's (e.g. a decaying learning rate,
+    # harder 2D errors). 0 = no tune stage.
+    tune_epochs: int = 0
+    tune: dict[str, Any] = field(default_factory=dict)
     steps_per_epoch: int = 0  # 0 = one pass over the training poses
     val_poses: int = 2000
     # A finished checkpoint stores its weights as float16 (half the size; loaded as float32).
@@ -114,6 +119,15 @@ class TrainConfig:
         for name, table in tables.items():
             lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
         return "\n".join(lines) + "\n"
+
+    def stage_config(self, stage: str) -> TrainConfig:
+        """The config in force during `stage`: the tune stage trains the mapping networks for
+        `tune_epochs` epochs with the fields of `tune` replaced."""
+        if stage != "tune":
+            return self
+        if "model" in self.tune or "tune" in self.tune or "tune_epochs" in self.tune:
+            raise ValueError("[tune] may change training fields only, not the model or itself")
+        return self.replace(**self.tune, mapper_epochs=self.tune_epochs)
 
     def replace(self, **changes: Any) -> TrainConfig:
         merged = self.to_dict()

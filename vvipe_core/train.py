@@ -40,7 +40,7 @@ from vvipe_core.metrics import HIT_THRESHOLD, errors_mm, normalised_pose_error
 from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17
 
-STAGES = ("vae", "mapper")
+STAGES = ("vae", "mapper", "tune")  # tune: more mapper epochs, fresh optimiser (config.py)
 # What a resumed run may change: where it runs and reads, and how long it goes on.
 RESUME_MAY_CHANGE = frozenset({"device", "train_data", "val_data", "vae_epochs", "mapper_epochs"})
 
@@ -136,11 +136,15 @@ class Trainer:
 
     def __init__(
         self, cfg: TrainConfig, out: str | Path, resume: str | Path | None = None,
-        vae_from: str | Path | None = None,
+        vae_from: str | Path | None = None, mapper_from: str | Path | None = None,
     ):
         """`resume`: continue a saved run. `vae_from`: take the trained VAE of another
-        checkpoint (same model size and realignment) and train only the mapper."""
-        self.cfg = cfg
+        checkpoint (same model size and realignment) and train only the mapper. `mapper_from`:
+        take the VAE and the mapping networks of another checkpoint (same model) and run only
+        the tune stage."""
+        cfg.stage_config("tune")  # a bad [tune] table fails now, not after hours of training
+        self.recipe = cfg  # what the checkpoint records
+        self.cfg = cfg  # the config in force: the tune stage's during that stage
         self.out = Path(out)
         self.device = select_device(cfg.device)
         with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
@@ -164,6 +168,8 @@ class Trainer:
             self._resume(checkpoint.load(resume), resume)
         elif vae_from is not None:
             self._take_vae(checkpoint.load(vae_from), vae_from)
+        elif mapper_from is not None:
+            self._take_mapper(checkpoint.load(mapper_from), mapper_from)
 
     def _optimiser(self, stage: str) -> torch.optim.Optimizer:
         if stage == "vae":
@@ -185,6 +191,16 @@ class Trainer:
         self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] == "vae"]
         self.position = {"stage": "mapper", "epoch": 0, "step": 0}
         self.opt = self._optimiser("mapper")
+
+    def _take_mapper(self, ckpt: dict, path: str | Path) -> None:
+        theirs = TrainConfig.from_dict(ckpt["config"])
+        if (theirs.model, theirs.realign) != (self.cfg.model, self.cfg.realign):
+            raise checkpoint.CheckpointError(path, "it holds another model or realignment")
+        self.vae.load_state_dict(ckpt["vae"])
+        self.mapper.load_state_dict(ckpt["mapper"])
+        self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] != "tune"]
+        self.position = {"stage": "tune", "epoch": 0, "step": 0}
+        self.opt = self._optimiser("tune")
 
     def _resume(self, ckpt: dict, path: str | Path) -> None:
         state = ckpt.get("train_state")
@@ -298,12 +314,13 @@ class Trainer:
         self.opt.step()
 
     def _set_modes(self, stage: str) -> None:
-        frozen_vae = stage == "mapper" and self.cfg.pretrained_vae
+        mapping = stage != "vae"
+        frozen_vae = mapping and self.cfg.pretrained_vae
         self.vae.train(not frozen_vae)
         self.vae.requires_grad_(not frozen_vae)
-        if stage == "mapper" and not self.cfg.pretrained_vae:
+        if mapping and not self.cfg.pretrained_vae:
             self.vae.encoder.requires_grad_(False)
-        self.mapper.train(stage == "mapper")
+        self.mapper.train(mapping)
 
     # -- validation ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -338,7 +355,9 @@ class Trainer:
             for stage in STAGES[STAGES.index(self.position["stage"]):]:
                 if stage in stages:
                     self._run_stage(stage, callback, cancel, start)
-        finished = self.position == {"stage": STAGES[-1], "epoch": self.cfg.mapper_epochs, "step": 0}
+        last = "tune" if self.recipe.tune_epochs else "mapper"
+        epochs = self.recipe.stage_config(last).mapper_epochs
+        finished = self.position == {"stage": last, "epoch": epochs, "step": 0}
         self.save(final=finished)
         return self.out
 
@@ -349,6 +368,11 @@ class Trainer:
         elif "vae" not in stages and self.position["stage"] == "vae":
             raise ConfigError(None, "the mapper needs a trained VAE: train the vae stage first, "
                               "then resume from its checkpoint")
+        if not self.recipe.tune_epochs and stages != ("tune",):
+            stages = tuple(s for s in stages if s != "tune")  # a recipe without a tune stage
+        if "mapper" not in stages and "tune" in stages and self.position["stage"] != "tune":
+            raise ConfigError(None, "the tune stage needs trained mapping networks: start it from "
+                              "a finished checkpoint (mapper_from) or resume a run at that stage")
         ahead = STAGES[STAGES.index(self.position["stage"]):]
         for stage in set(stages) & set(ahead):
             if getattr(self.cfg, f"{stage}_epochs") < 1:
@@ -363,6 +387,7 @@ class Trainer:
             # from scratch would train.
             _seed_all(self.cfg.seed + 1 + STAGES.index(stage))
         self._saved_rng = None
+        self.cfg = self.recipe.stage_config(stage)
         if self.position["stage"] != stage:
             self.position = {"stage": stage, "epoch": 0, "step": 0}
             self.opt = self._optimiser(stage)
@@ -407,7 +432,7 @@ class Trainer:
             "rng": _rng_state(self.device),
         }
         ckpt = checkpoint.build(
-            self.cfg.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
+            self.recipe.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
             train_state=state, metrics={"history": self.history, "val": self.metrics},
         )
         return checkpoint.save(ckpt, self.out)
