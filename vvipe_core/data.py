@@ -181,7 +181,8 @@ def drop_keypoints(keypoints: np.ndarray, p: float | np.ndarray, rng: np.random.
     if np.all(np.asarray(p) <= 0):
         return keypoints
     drop = rng.random(keypoints.shape[:-1]) < p
-    too_few = (~drop[:, _TORSO]).sum(1) < 2
+    # Keypoints missing already (an earlier corruption) count against the torso's two.
+    too_few = (~(drop | np.isnan(keypoints).any(-1))[:, _TORSO]).sum(1) < 2
     drop[np.ix_(too_few, _TORSO)] = False
     out = np.array(keypoints, dtype=np.float64, copy=True)
     out[drop] = np.nan
