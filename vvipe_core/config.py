@@ -67,6 +67,9 @@ class TrainConfig:
     # > 0: each pose is seen by two cameras per step, and a triplet loss (margin
     # `triplet_margin`) pulls the two views' embeddings together, away from other poses'.
     mapper_triplet_weight: float = 0.0
+    # > 0: a triplet loss pulls each view's embedding nearer the encoder's mean for its pose
+    # than other poses' means (the app's 2D query -> 3D gallery search), margin `triplet_margin`
+    mapper_gallery_triplet_weight: float = 0.0
     cameras: CameraRanges = field(default_factory=CameraRanges)
     # Augmentation
     mirror: bool = True

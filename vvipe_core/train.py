@@ -290,6 +290,15 @@ class Trainer:
             embed_loss = ((z - z_target.repeat(n_views, 1)) ** 2).sum(1).mean()
             loss = loss + cfg.mapper_embed_weight * embed_loss
             logs["embed"] = embed_loss.item()
+        if z_target is not None and cfg.mapper_gallery_triplet_weight > 0:
+            # The app's gallery search: a 2D view's embedding nearer its own pose's encoder mean
+            # than any other pose's.
+            trips = [triplet_loss(view, z_target, target, cfg.triplet_margin,
+                                  cfg.triplet_candidates, gallery=z_target) for view in z.chunk(n_views)]
+            gallery_loss = sum(t.loss for t in trips) / n_views
+            loss = loss + cfg.mapper_gallery_triplet_weight * gallery_loss
+            logs |= {"gallery_triplet": gallery_loss.item(),
+                     "gallery_active": float(np.mean([t.active for t in trips]))}
         if n_views == 2:
             # Retrieval compares two mapped views, so train exactly that: one camera's
             # embedding nearer the other camera's than any other pose's.
