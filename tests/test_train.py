@@ -238,7 +238,7 @@ def test_tuning_a_finished_checkpoint_gives_the_weights_of_one_full_run(tmp_path
 def test_the_tune_stage_refuses_untrained_mappers_and_bad_fields(tmp_path, tiny_checkpoint):
     with pytest.raises(ValueError, match="tune stage needs trained mapping networks"):
         Trainer(tiny_config(**TUNE), tmp_path / "x.pt", vae_from=tiny_checkpoint).run(stages=("tune",))
-    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+    with pytest.raises(ValueError, match="unknown field.*mapper_rate"):
         Trainer(tiny_config(tune_epochs=1, tune={"mapper_rate": 1.0}), tmp_path / "y.pt")
     with pytest.raises(ValueError, match="not the model"):
         Trainer(tiny_config(tune_epochs=1, tune={"model": {"width": 8}}), tmp_path / "z.pt")
