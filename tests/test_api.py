@@ -142,3 +142,24 @@ def test_bundled_decoder_reconstructs_validation_poses(bundled, small_poses):
     canonical = bundled.canonicalize(small_poses.poses)
     recon = bundled.decode(bundled.embed_3d(small_poses.poses))
     assert np_mpjpe(recon, canonical).mean() < 0.1
+
+
+def _mirror_2d(kp):
+    out = kp.copy()
+    out[..., 0] *= -1
+    return out[:, H36M17.mirror_index]
+
+
+def test_flip_averaged_lift_is_exactly_mirror_equivariant(tiny_model, small_poses):
+    from vvipe_core.data import mirror_poses
+
+    kp = _views(small_poses.poses[:40], 1)[0]
+    flipped = tiny_model.lift(kp, flip=True)
+    np.testing.assert_allclose(tiny_model.lift(_mirror_2d(kp), flip=True), mirror_poses(flipped),
+                               atol=1e-6)
+    # It averages the plain lift with the mirrored lift of the mirror image.
+    plain, of_mirror = tiny_model.lift(kp), mirror_poses(tiny_model.lift(_mirror_2d(kp)))
+    np.testing.assert_allclose(flipped, (plain + of_mirror) / 2, atol=1e-5)
+    assert np.abs(plain - of_mirror).max() > 1e-3  # the plain lift is not equivariant
+    np.testing.assert_allclose(tiny_model.embed_2d(kp, flip=True), tiny_model.embed_3d(flipped),
+                               atol=1e-5)

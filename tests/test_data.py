@@ -129,6 +129,9 @@ def test_noise_and_dropout_keep_shape_and_the_torso(small_poses):
     assert 0.5 < missing.mean() < 0.7 and (np.isnan(dropped).any(-1) == missing).all()
     torso = H36M17.indices(["l_shoulder", "r_shoulder", "l_hip", "r_hip"])
     assert ((~missing[:, torso]).sum(1) >= 2).all()
+    # Dropping again (after a detector-like corruption, say) still leaves two of the torso.
+    twice = np.isnan(drop_keypoints(dropped, 0.6, np.random.default_rng(3))).all(-1)
+    assert ((~twice[:, torso]).sum(1) >= 2).all() and twice.mean() > missing.mean()
 
 
 def test_poses_of_one_body_share_their_bone_lengths(small_poses):

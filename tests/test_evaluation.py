@@ -213,3 +213,27 @@ def test_eval_options_are_checked_before_evaluating(tiny_checkpoint, args, messa
 def test_evaluate_needs_at_least_one_camera_set(small_poses):
     with pytest.raises(ValueError, match="no camera set"):
         evaluate(small_poses.poses[:40], Keypoints2DMethod(), EvalOptions(cameras=()))
+
+
+def test_detector_corruption_in_the_views_is_seeded_and_worse_than_clean(small_poses):
+    poses = small_poses.poses[:200]
+    clean = camera_views(poses, "seen", EvalOptions(views=2))
+    opts = EvalOptions(views=2, corrupt="detector")
+    corrupted = camera_views(poses, "seen", opts)
+    np.testing.assert_array_equal(corrupted, camera_views(poses, "seen", opts))
+    assert np.isnan(corrupted).any() and not np.isnan(clean).any()
+    assert np.nanmean(np.abs(corrupted - clean)) > 3.0
+    result = evaluate(poses, Keypoints2DMethod(), EvalOptions(cameras=("seen",), corrupt="detector"))
+    assert result["corrupt"] == "detector"
+
+
+def test_eval_command_flips_and_corrupts_and_refuses_unknown_values(tmp_path, tiny_checkpoint):
+    out = tmp_path / "r.json"
+    base = ["eval", "--data", str(SMALL_POSES), "--checkpoint", str(tiny_checkpoint), "--views", "2",
+            "--max-poses", "60", "--cameras", "seen", "--device", "cpu"]
+    result = CliRunner().invoke(app, base + ["--flip", "--corrupt", "detector", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    r = json.loads(out.read_text())
+    assert r["flip"] is True and r["corrupt"] == "detector"
+    assert CliRunner().invoke(app, base + ["--corrupt", "blur"]).exit_code == 2
+    assert CliRunner().invoke(app, base + ["--flip", "--method", "2d"]).exit_code == 2

@@ -5,7 +5,7 @@ from torch.distributions import Normal
 from tests.helpers import random_rotations
 from vvipe_core.canonical import canonicalize
 from vvipe_core.losses import kl_to_standard_normal, kl_weight, triplet_loss
-from vvipe_core.metrics import hits_at_k, mpjpe, np_mpjpe, pa_mpjpe
+from vvipe_core.metrics import hits_at_k, mpjpe, normalised_pose_error, np_mpjpe, pa_mpjpe
 
 
 def _similar(poses, seed=0):
@@ -58,6 +58,24 @@ def test_triplet_is_zero_for_well_separated_embeddings_and_positive_otherwise(sm
     assert r.loss.item() > 0.4 and r.active > 0.9
     r.loss.backward()
     assert torch.isfinite(collapsed.grad).all()
+
+
+def test_a_gallery_triplet_takes_its_negatives_from_the_gallery(small_poses):
+    candidates = torch.as_tensor(canonicalize(small_poses.poses[::10]), dtype=torch.float32)
+    keep = [0]
+    for i in range(1, len(candidates)):  # each pose a true negative of the one before
+        if normalised_pose_error(candidates[i], candidates[keep[-1]]) >= 0.1:
+            keep.append(i)
+    poses = candidates[keep[:24]]
+    assert len(poses) == 24 and normalised_pose_error(poses[0], poses[-1]) >= 0.1
+    gallery = 10.0 * torch.randn(len(poses), 8, generator=torch.Generator().manual_seed(0))
+    assert triplet_loss(gallery, gallery, poses, margin=2.0, gallery=gallery).loss == 0
+    # Each query sits on the next pose's gallery entry: that entry is its nearest candidate.
+    query = gallery.roll(-1, dims=0)
+    result = triplet_loss(query, gallery, poses, margin=2.0, candidates=1, gallery=gallery)
+    expected = torch.linalg.norm(query - gallery, dim=1) + 2.0
+    torch.testing.assert_close(result.loss, expected.mean())
+    assert result.active == 1.0
 
 
 def test_kl_is_zero_for_the_prior_and_warms_up_linearly():

@@ -208,3 +208,39 @@ def test_an_ensemble_of_mappers_trains_each_member_and_averages_them(tmp_path, t
     assert "net.net.0.weight" in checkpoint.load(tiny_checkpoint)["mapper"]
     with pytest.raises(ValueError, match="model.mappers = 0: must be between 1 and 16"):
         Trainer(tiny_config(model={"mappers": 0}), tmp_path / "none.pt")
+
+
+TUNE = {"tune_epochs": 1, "tune": {"mapper_lr": 3e-4, "lr_schedule": "cosine", "detector_errors": 1.0}}
+
+
+def test_the_tune_stage_continues_the_mappers_with_its_own_fields(tmp_path):
+    events = []
+    out = Trainer(tiny_config(**TUNE), tmp_path / "t.pt").run(callback=events.append)
+    stages = [e.stage for e in events if e.val is not None]
+    assert stages == ["vae", "vae", "mapper", "mapper", "tune"]
+    ckpt = checkpoint.load(out)
+    assert ckpt["train_state"] is None  # finished after the tune stage
+    assert ckpt["config"]["tune"] == TUNE["tune"] and ckpt["config"]["mapper_lr"] == 1e-3
+    assert [h["stage"] for h in ckpt["metrics"]["history"]][-1] == "tune"
+
+
+def test_tuning_a_finished_checkpoint_gives_the_weights_of_one_full_run(tmp_path):
+    """The tune stage starts with a fresh optimiser, so tuning a shipped model reproduces the
+    one-command run that trains all three stages."""
+    base = Trainer(tiny_config(), tmp_path / "base.pt").run()
+    tuned = Trainer(tiny_config(**TUNE), tmp_path / "tuned.pt", mapper_from=base).run(stages=("tune",))
+    full = Trainer(tiny_config(**TUNE), tmp_path / "full.pt").run()
+    _assert_same_weights(checkpoint.load(tuned)["mapper"], checkpoint.load(full)["mapper"], atol=0)
+    assert not np.array_equal(checkpoint.load(base)["mapper"]["net.net.0.weight"].numpy(),
+                              checkpoint.load(full)["mapper"]["net.net.0.weight"].numpy())
+
+
+def test_the_tune_stage_refuses_untrained_mappers_and_bad_fields(tmp_path, tiny_checkpoint):
+    with pytest.raises(ValueError, match="tune stage needs trained mapping networks"):
+        Trainer(tiny_config(**TUNE), tmp_path / "x.pt", vae_from=tiny_checkpoint).run(stages=("tune",))
+    with pytest.raises(ValueError, match="unknown field.*mapper_rate"):
+        Trainer(tiny_config(tune_epochs=1, tune={"mapper_rate": 1.0}), tmp_path / "y.pt")
+    with pytest.raises(ValueError, match="not the model"):
+        Trainer(tiny_config(tune_epochs=1, tune={"model": {"width": 8}}), tmp_path / "z.pt")
+    with pytest.raises(checkpoint.CheckpointError, match="another model"):
+        Trainer(tiny_config(model={"mappers": 2}, **TUNE), tmp_path / "w.pt", mapper_from=tiny_checkpoint)

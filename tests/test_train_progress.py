@@ -26,6 +26,21 @@ def test_events_give_loss_points_per_step_and_val_points_per_epoch(tmp_path):
     assert etas[0] is None and etas[-1] == pytest.approx(0.0)
 
 
+def test_the_tune_stage_follows_the_mapper_on_the_same_axis(tmp_path):
+    cfg = tiny_config(tune_epochs=1, tune={"mapper_lr": 3e-4, "steps_per_epoch": 4})
+    curves = TrainingCurves(cfg, steps_per_epoch=6)
+    Trainer(cfg, tmp_path / "run.pt").run(callback=curves.add)
+    assert curves.total_steps == 28  # 2 VAE + 2 mapper epochs of 6 steps, then 4 tune steps
+    assert curves.val["mapper hit@1"].x == [18, 24]
+    assert curves.val["tune hit@1"].x == [28]
+    assert curves.losses["tune pose"].x[0] > curves.losses["mapper pose"].x[-1]
+    saved = TrainingCurves(cfg)
+    saved.add_history(read_saved_run(tmp_path / "run.pt").history)
+    saved.steps_per_epoch = 6
+    saved.add_history([])
+    assert saved.val["tune hit@1"].x == [28]
+
+
 def test_a_resumed_run_continues_the_saved_curves(tmp_path):
     cfg = tiny_config()
     cancel = threading.Event()

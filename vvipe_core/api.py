@@ -9,9 +9,10 @@ import torch
 
 from vvipe_core import checkpoint
 from vvipe_core.bundled import bundled
-from vvipe_core.cameras import keypoint_features
+from vvipe_core.cameras import keypoint_features, mirror_keypoint_features
 from vvipe_core.canonical import Realign, canonicalize
 from vvipe_core.config import TrainConfig
+from vvipe_core.data import mirror_poses
 from vvipe_core.errors import PoseInputError
 from vvipe_core.generation import NOMINAL_BONES, body_bones, edit_latent, even_path, onto_body
 from vvipe_core.models import PoseVAE, build_mapper
@@ -103,8 +104,12 @@ class VVIPE:
 
     # -- 2D ----------------------------------------------------------------------------------
     @torch.no_grad()
-    def embed_2d(self, kp2d: np.ndarray) -> np.ndarray:
-        """(N, 17, 2) or (N, 13, 2) keypoints in pixels of any image (NaN = missing) -> (N, D)."""
+    def embed_2d(self, kp2d: np.ndarray, flip: bool = False) -> np.ndarray:
+        """(N, 17, 2) or (N, 13, 2) keypoints in pixels of any image (NaN = missing) -> (N, D).
+
+        `flip`: the encoder's embedding of the flip-averaged lift (see `lift`)."""
+        if flip:
+            return self.embed_3d(self.lift(kp2d, flip=True))
         kp = _check_2d(kp2d)
 
         def embed(rows: np.ndarray) -> np.ndarray:
@@ -114,19 +119,39 @@ class VVIPE:
         return _per_pose(embed, kp, usable(kp), (self.embedding_dim,))
 
     def lift(
-        self, kp2d: np.ndarray, refine: int = 0, confidence: np.ndarray | None = None
+        self, kp2d: np.ndarray, refine: int = 0, confidence: np.ndarray | None = None,
+        flip: bool = False,
     ) -> np.ndarray:
         """(N, 17|13, 2) keypoints -> (N, 17, 3) canonical 3D poses (embed_2d, then decode).
 
         `refine` > 0: that many steps fitting the embedding to the keypoints first, weighted by
         the detector's `confidence` (N, 17|13) (vvipe_core/refine.py, measured in RESULTS.md).
+        `flip`: test-time flip averaging (VideoPose3D's): also lift the mirror image of the
+        keypoints, mirror that pose back and average the two, for about twice the time. The
+        result is exactly mirror-equivariant. Not combined with `refine`.
         """
+        if flip:
+            if refine > 0:
+                raise ValueError("lift: flip averaging and refine are one or the other")
+            return self._lift_flipped(kp2d)
         z = self.embed_2d(kp2d)
         ok = np.isfinite(z).all(axis=1)  # a pose that could not be embedded stays NaN
         if refine > 0 and ok.any():
             mine = None if confidence is None else np.asarray(confidence)[ok]
             z[ok] = refine_latents(self, _check_2d(kp2d)[ok], z[ok], mine, steps=refine)
         return self.decode(z)
+
+    @torch.no_grad()
+    def _lift_flipped(self, kp2d: np.ndarray) -> np.ndarray:
+        kp = _check_2d(kp2d)
+
+        def lift(rows: np.ndarray) -> np.ndarray:
+            features, _ = keypoint_features(rows, _skeleton_2d(rows))
+            both = self._tensor(np.concatenate([features, mirror_keypoint_features(features)]))
+            plain, mirrored = np.split(self._numpy(self.vae.decode(self.mapper(both))), 2)
+            return (plain + mirror_poses(mirrored)) / 2
+
+        return _per_pose(lift, kp, usable(kp), (H36M17.n, 3))
 
     @staticmethod
     def missing_mask(kp2d: np.ndarray) -> np.ndarray:

@@ -174,3 +174,12 @@ def keypoint_features(keypoints: np.ndarray, skeleton: Skeleton) -> tuple[np.nda
     present = ~np.isnan(normalised).any(-1)
     features = np.concatenate([np.nan_to_num(normalised), present[..., None]], axis=-1)
     return features.astype(np.float32), present
+
+
+def mirror_keypoint_features(features: np.ndarray) -> np.ndarray:
+    """The mapping network's input (N, 13, 3) for the mirror image of the picture: x negated,
+    left and right exchanged. Exact, since the normalisation's origin (mid-hips) and scale are
+    themselves mirror-symmetric."""
+    out = features[:, KP13.mirror_index].copy()
+    out[..., 0] *= -1
+    return out

@@ -29,6 +29,9 @@ class ModelConfig:
     blocks: int = 2
     dropout: float = 0.1
     mappers: int = 1  # mapping networks averaged at inference (an ensemble), each on its own cameras
+    mapper_arch: str = "mlp"  # mlp (flattened keypoints) | gcn (graph over the skeleton), models.py
+    mapper_width: int = 0  # the mapping network's width and blocks; 0 = the VAE's
+    mapper_blocks: int = 0
 
     def __post_init__(self) -> None:
         _check(self, "model.")
@@ -64,12 +67,23 @@ class TrainConfig:
     # > 0: each pose is seen by two cameras per step, and a triplet loss (margin
     # `triplet_margin`) pulls the two views' embeddings together, away from other poses'.
     mapper_triplet_weight: float = 0.0
+    # > 0: a triplet loss pulls each view's embedding nearer the encoder's mean for its pose
+    # than other poses' means (the app's 2D query -> 3D gallery search), margin `triplet_margin`
+    mapper_gallery_triplet_weight: float = 0.0
     cameras: CameraRanges = field(default_factory=CameraRanges)
     # Augmentation
     mirror: bool = True
     bone_scale: float = 0.15  # per-bone-type length factor drawn from 1 ± this
     noise_px: float = 0.0  # 2D noise sigma drawn per pose from U(0, noise_px) in training
     keypoint_dropout: float = 0.0  # probability that a 2D keypoint is missing in training
+    # > 0: detector-like 2D errors (corruption.py: per-joint noise by person size, limb swaps,
+    # missing extremities) of strength U(0, detector_errors) per pose, on top of the above
+    detector_errors: float = 0.0
+    # Tune stage, after the mapper stage: `tune_epochs` more epochs of the mapping networks with a
+    # fresh optimiser, the fields in `tune` replacing the config's (e.g. a decaying learning rate,
+    # harder 2D errors). 0 = no tune stage.
+    tune_epochs: int = 0
+    tune: dict[str, Any] = field(default_factory=dict)
     steps_per_epoch: int = 0  # 0 = one pass over the training poses
     val_poses: int = 2000
     # A finished checkpoint stores its weights as float16 (half the size; loaded as float32).
@@ -108,6 +122,15 @@ class TrainConfig:
         for name, table in tables.items():
             lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
         return "\n".join(lines) + "\n"
+
+    def stage_config(self, stage: str) -> TrainConfig:
+        """The config in force during `stage`: the tune stage trains the mapping networks for
+        `tune_epochs` epochs with the fields of `tune` replaced."""
+        if stage != "tune":
+            return self
+        if "model" in self.tune or "tune" in self.tune or "tune_epochs" in self.tune:
+            raise ValueError("[tune] may change training fields only, not the model or itself")
+        return self.replace(**self.tune, mapper_epochs=self.tune_epochs)
 
     def replace(self, **changes: Any) -> TrainConfig:
         merged = self.to_dict()

@@ -174,13 +174,15 @@ def add_keypoint_noise(
 _TORSO = H36M17.indices(TORSO_2D)
 
 
-def drop_keypoints(keypoints: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Set each of our 17 keypoints (N, 17, 2) to NaN (missing) with probability p, but never
-    fewer than two of the shoulders and hips left: the 2D normalisation needs them."""
-    if p <= 0:
+def drop_keypoints(keypoints: np.ndarray, p: float | np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Set each of our 17 keypoints (N, 17, 2) to NaN (missing) with probability p (a scalar, or
+    per pose and joint, broadcast to (N, 17)), but never fewer than two of the shoulders and hips
+    left: the 2D normalisation needs them."""
+    if np.all(np.asarray(p) <= 0):
         return keypoints
     drop = rng.random(keypoints.shape[:-1]) < p
-    too_few = (~drop[:, _TORSO]).sum(1) < 2
+    # Keypoints missing already (an earlier corruption) count against the torso's two.
+    too_few = (~(drop | np.isnan(keypoints).any(-1))[:, _TORSO]).sum(1) < 2
     drop[np.ix_(too_few, _TORSO)] = False
     out = np.array(keypoints, dtype=np.float64, copy=True)
     out[drop] = np.nan

@@ -19,6 +19,7 @@ import numpy as np
 
 from vvipe_core.cameras import CAMERA_SETS, CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import Realign, canonicalize
+from vvipe_core.corruption import CORRUPTIONS, corrupt
 from vvipe_core.data import augment_bones
 from vvipe_core.errors import OptionError
 from vvipe_core.index import PoseIndex
@@ -52,12 +53,14 @@ class ModelMethod:
     model: object
     name: str = "vvipe"
     refine: int = 0  # steps fitting the latent to the keypoints before lifting (refine.py)
+    flip: bool = False  # test-time flip averaging (VVIPE.lift's `flip`)
 
     def embed(self, kp2d: np.ndarray) -> np.ndarray:
-        return self.model.embed_2d(kp2d)
+        return self.model.embed_2d(kp2d, flip=True) if self.flip else self.model.embed_2d(kp2d)
 
     def lift(self, kp2d: np.ndarray) -> np.ndarray | None:
-        return self.model.lift(kp2d, refine=self.refine) if self.refine else self.model.lift(kp2d)
+        options = {"refine": self.refine, "flip": self.flip}
+        return self.model.lift(kp2d, **{k: v for k, v in options.items() if v})
 
     def embed_3d(self, poses3d: np.ndarray) -> np.ndarray:
         return self.model.embed_3d(poses3d)
@@ -88,6 +91,7 @@ class EvalOptions:
     against: str = "2d"  # "2d": other views' 2D; "3d": embed_3d of the clean 3D poses
     verify: int = 0  # with against="3d": re-rank the top `verify` by a camera fit (verify.py)
     verify_blend: float = 0.0  # weight of the embedding distance in that re-ranking
+    corrupt: str = "none"  # "detector": detector-like errors (corruption.py) after the noise
 
     def __post_init__(self) -> None:
         """Every option in its range, so what the results report is what was evaluated."""
@@ -102,6 +106,7 @@ class EvalOptions:
             "max_poses": (self.max_poses is None or self.max_poses >= 1, "at least 1"),
             "seed": (self.seed >= 0, "at least 0"),
             "against": (self.against in ("2d", "3d"), "2d or 3d"),
+            "corrupt": (self.corrupt in CORRUPTIONS, " or ".join(CORRUPTIONS)),
             "verify": (self.verify >= 0 and (self.verify == 0 or self.against == "3d"),
                        "at least 0, and needs against 3d (a gallery of 3D poses)"),
             "verify_blend": (math.isfinite(self.verify_blend) and self.verify_blend >= 0,
@@ -145,6 +150,8 @@ def camera_views(
         kp = project(poses, sample_cameras(poses[:, 0], ranges, rng))
         if opts.noise_px > 0:
             kp = kp + rng.normal(scale=opts.noise_px, size=kp.shape)
+        if CORRUPTIONS[opts.corrupt] is not None:
+            kp = corrupt(kp, rng, CORRUPTIONS[opts.corrupt])
         views.append(_drop(kp, opts.drop_joints, rng))
     return np.stack(views)
 
@@ -239,7 +246,7 @@ def evaluate(
     canonical, scale = canonicalize(poses, realign, return_scale=True)
     result = {"n_poses": len(poses), "seed": opts.seed, "method": method.name,
               "views": opts.views, "noise_px": opts.noise_px, "drop_joints": opts.drop_joints,
-              "bone_scale": opts.bone_scale, "against": opts.against,
+              "bone_scale": opts.bone_scale, "against": opts.against, "corrupt": opts.corrupt,
               } | {name: {} for name in truths} | {"lifting": {}}
     if opts.verify:
         result |= {"verify": opts.verify, "verify_blend": opts.verify_blend,

@@ -33,18 +33,20 @@ class TripletResult:
 
 
 def mine_negatives(
-    anchor: torch.Tensor, poses: torch.Tensor, candidates: int, d_pos: torch.Tensor | None
+    anchor: torch.Tensor, poses: torch.Tensor, candidates: int, d_pos: torch.Tensor | None,
+    gallery: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """In-batch negative for each anchor: among its `candidates` nearest other embeddings, the
-    closest true negative (NP-MPJPE >= 0.1 to the anchor's pose) that is farther than its
-    positive (semi-hard), else the closest true negative.
+    """In-batch negative for each anchor: among its `candidates` nearest other embeddings (of
+    `gallery`, row i embedding pose i; default the anchors), the closest true negative
+    (NP-MPJPE >= 0.1 to the anchor's pose) that is farther than its positive (semi-hard), else
+    the closest true negative.
 
     NP-MPJPE is exact but computed for the candidates only: all B^2 Procrustes fits would cost
     more than the network. Returns (negative index (B,), found (B,) bool).
     """
     k = min(candidates, len(anchor) - 1)
     with torch.no_grad():
-        dist = torch.cdist(anchor, anchor).fill_diagonal_(float("inf"))
+        dist = torch.cdist(anchor, anchor if gallery is None else gallery).fill_diagonal_(float("inf"))
         cand_dist, cand = dist.topk(k, dim=1, largest=False)  # (B, k), nearest first
         p = poses.detach()
         negative = normalised_pose_error(p[cand], p[:, None]) >= HIT_THRESHOLD
@@ -59,12 +61,15 @@ def triplet_loss(
     poses: torch.Tensor,
     margin: float,
     candidates: int = 16,
+    gallery: torch.Tensor | None = None,
 ) -> TripletResult:
     """Semi-hard triplet loss over a batch: anchor, positive (B, D) are embeddings of the same
-    poses under two augmentations; poses (B, 17, 3) are the anchors' canonical poses."""
+    poses under two augmentations; poses (B, 17, 3) are the anchors' canonical poses. Negatives
+    come from `gallery` (B, D), the same poses embedded otherwise, when given (e.g. the
+    encoder's means, for 2D queries against a 3D gallery), else from the anchors."""
     d_pos = torch.linalg.norm(anchor - positive, dim=1)
-    negative, found = mine_negatives(anchor, poses, candidates, d_pos.detach())
-    d_neg = torch.linalg.norm(anchor - anchor[negative], dim=1)
+    negative, found = mine_negatives(anchor, poses, candidates, d_pos.detach(), gallery)
+    d_neg = torch.linalg.norm(anchor - (anchor if gallery is None else gallery)[negative], dim=1)
     per_anchor = torch.relu(d_pos - d_neg + margin) * found
     return TripletResult(
         loss=per_anchor.sum() / found.sum().clamp_min(1),

@@ -1,9 +1,14 @@
 """Networks: the 3D pose VAE (encoder -> V-VIPE embedding -> decoder) and the 2D mapping network.
 
-Both are Martinez-style residual MLPs. Poses enter and leave as flat canonical coordinates;
-2D keypoints enter as normalised (x, y) plus a presence flag per keypoint.
+The VAE is a Martinez-style residual MLP. The mapping network is either the same MLP over the
+flattened keypoints (`mapper_arch = "mlp"`) or a graph network over the 13-keypoint skeleton
+(`"gcn"`, SemGCN-style). Poses enter and leave as flat canonical coordinates; 2D keypoints enter
+as normalised (x, y) plus a presence flag per keypoint, and a missing keypoint's (x, y) is never
+read, whatever it holds.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import nn
@@ -58,15 +63,87 @@ class PoseVAE(nn.Module):
         return self.decoder(z).view(-1, H36M17.n, 3)
 
 
+def _present(keypoints: torch.Tensor) -> torch.Tensor:
+    """(N, 13, 3) -> (N, 13, 1) bool: the presence flag."""
+    return keypoints[..., 2:] > 0.5
+
+
+def _skeleton_adjacency() -> torch.Tensor:
+    """(13, 13) KP13 bones, each row averaging a joint's neighbours (no self-loops)."""
+    adjacency = torch.zeros(KP13.n, KP13.n)
+    for parent, child in KP13.bones:
+        adjacency[parent, child] = adjacency[child, parent] = 1.0
+    return adjacency / adjacency.sum(1, keepdim=True)
+
+
+class _GraphConv(nn.Module):
+    """h'_j = W_self h_j + W_nbr sum_k A_jk h_k, with A the skeleton's bones plus a learnt dense
+    offset (starting at zero), so that distant joints (wrist and ankle) can talk in one layer."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.register_buffer("bones", _skeleton_adjacency())
+        self.affinity = nn.Parameter(torch.zeros(KP13.n, KP13.n))
+        self.linear = nn.Linear(2 * width, width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        neighbours = torch.einsum("jk,nkc->njc", self.bones + self.affinity, h)
+        return self.linear(torch.cat([h, neighbours], dim=-1))
+
+
+class _GraphBlock(nn.Module):
+    def __init__(self, width: int, dropout: float):
+        super().__init__()
+        self.convs = nn.ModuleList(_GraphConv(width) for _ in range(2))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(2))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        x = h
+        for conv, norm in zip(self.convs, self.norms):
+            x = self.dropout(torch.relu(norm(conv(x).transpose(1, 2)).transpose(1, 2)))
+        return h + x
+
+
+class SkeletonGCN(nn.Module):
+    """Keypoints as graph nodes: each present keypoint's (x, y) is embedded, a missing one is a
+    learnt token, every joint adds its own learnt identity; residual graph-convolution blocks
+    over the skeleton; the flattened node features give the embedding."""
+
+    def __init__(self, n_out: int, width: int, blocks: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Linear(2, width)
+        self.missing = nn.Parameter(torch.zeros(width))
+        self.identity = nn.Parameter(0.1 * torch.randn(KP13.n, width))
+        self.blocks = nn.Sequential(*[_GraphBlock(width, dropout) for _ in range(blocks)])
+        self.head = nn.Linear(KP13.n * width, n_out)
+
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        xy = torch.where(_present(keypoints), keypoints[..., :2], 0.0)
+        h = torch.where(_present(keypoints), self.embed(xy), self.missing) + self.identity
+        return self.head(self.blocks(h).flatten(1))
+
+
 class Mapper(nn.Module):
     """Normalised 2D keypoints with presence flags (N, 13, 3) -> embedding mean (N, D)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.net = ResidualMLP(KEYPOINT_DIM, cfg.embedding_dim, cfg)
+        width, blocks = cfg.mapper_width or cfg.width, cfg.mapper_blocks or cfg.blocks
+        if cfg.mapper_arch == "mlp":
+            self.net = ResidualMLP(KEYPOINT_DIM, cfg.embedding_dim,
+                                   dataclasses.replace(cfg, width=width, blocks=blocks))
+        elif cfg.mapper_arch == "gcn":
+            self.net = SkeletonGCN(cfg.embedding_dim, width, blocks, cfg.dropout)
+        else:
+            raise ValueError(f"unknown model.mapper_arch {cfg.mapper_arch!r}: mlp or gcn")
+        self.flat = cfg.mapper_arch == "mlp"
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        return self.net(keypoints.flatten(1))
+        if not self.flat:
+            return self.net(keypoints)
+        # A missing keypoint reads as (0, 0, absent) whatever its (x, y) hold.
+        return self.net(torch.where(_present(keypoints), keypoints, 0.0).flatten(1))
 
     @property
     def members(self) -> list[Mapper]:

@@ -27,6 +27,7 @@ from vvipe_core import checkpoint
 from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import canonicalize
 from vvipe_core.config import ConfigError, TrainConfig
+from vvipe_core.corruption import DETECTOR, corrupt
 from vvipe_core.data import (
     add_keypoint_noise,
     augment_bones,
@@ -39,7 +40,7 @@ from vvipe_core.metrics import HIT_THRESHOLD, errors_mm, normalised_pose_error
 from vvipe_core.models import PoseVAE, build_mapper
 from vvipe_core.skeleton import H36M17
 
-STAGES = ("vae", "mapper")
+STAGES = ("vae", "mapper", "tune")  # tune: more mapper epochs, fresh optimiser (config.py)
 # What a resumed run may change: where it runs and reads, and how long it goes on.
 RESUME_MAY_CHANGE = frozenset({"device", "train_data", "val_data", "vae_epochs", "mapper_epochs"})
 
@@ -117,13 +118,16 @@ def augmented_world_poses(world: np.ndarray, cfg: TrainConfig, rng: np.random.Ge
 
 def camera_keypoints(
     world: np.ndarray, ranges: CameraRanges, rng: np.random.Generator | int,
-    noise_px: float = 0.0, dropout: float = 0.0,
+    noise_px: float = 0.0, dropout: float = 0.0, detector: float = 0.0,
 ) -> np.ndarray:
     """World poses (N, 17, 3) mm -> their 2D pixels (N, 17, 2) through one random camera each,
-    with optional training noise and missing keypoints."""
+    with optional training noise, detector-like errors of strength U(0, detector) per pose, and
+    missing keypoints."""
     rng = np.random.default_rng(rng)
     pixels = project(world, sample_cameras(world[:, 0], ranges, rng))
     pixels = add_keypoint_noise(pixels, noise_px, rng)
+    if detector > 0:
+        pixels = corrupt(pixels, rng, DETECTOR, rng.uniform(0, detector, len(pixels)))
     return drop_keypoints(pixels, dropout, rng)
 
 
@@ -132,11 +136,15 @@ class Trainer:
 
     def __init__(
         self, cfg: TrainConfig, out: str | Path, resume: str | Path | None = None,
-        vae_from: str | Path | None = None,
+        vae_from: str | Path | None = None, mapper_from: str | Path | None = None,
     ):
         """`resume`: continue a saved run. `vae_from`: take the trained VAE of another
-        checkpoint (same model size and realignment) and train only the mapper."""
-        self.cfg = cfg
+        checkpoint (same model size and realignment) and train only the mapper. `mapper_from`:
+        take the VAE and the mapping networks of another checkpoint (same model) and run only
+        the tune stage."""
+        cfg.stage_config("tune")  # a bad [tune] table fails now, not after hours of training
+        self.recipe = cfg  # what the checkpoint records
+        self.cfg = cfg  # the config in force: the tune stage's during that stage
         self.out = Path(out)
         self.device = select_device(cfg.device)
         with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
@@ -160,6 +168,8 @@ class Trainer:
             self._resume(checkpoint.load(resume), resume)
         elif vae_from is not None:
             self._take_vae(checkpoint.load(vae_from), vae_from)
+        elif mapper_from is not None:
+            self._take_mapper(checkpoint.load(mapper_from), mapper_from)
 
     def _optimiser(self, stage: str) -> torch.optim.Optimizer:
         if stage == "vae":
@@ -171,13 +181,26 @@ class Trainer:
 
     def _take_vae(self, ckpt: dict, path: str | Path) -> None:
         theirs = TrainConfig.from_dict(ckpt["config"])
-        their_vae = dataclasses.replace(theirs.model, mappers=self.cfg.model.mappers)
+        mine = self.cfg.model
+        their_vae = dataclasses.replace(
+            theirs.model, mappers=mine.mappers, mapper_arch=mine.mapper_arch,
+            mapper_width=mine.mapper_width, mapper_blocks=mine.mapper_blocks)
         if (their_vae, theirs.realign) != (self.cfg.model, self.cfg.realign):
             raise checkpoint.CheckpointError(path, "its VAE has another model size or realignment")
         self.vae.load_state_dict(ckpt["vae"])
         self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] == "vae"]
         self.position = {"stage": "mapper", "epoch": 0, "step": 0}
         self.opt = self._optimiser("mapper")
+
+    def _take_mapper(self, ckpt: dict, path: str | Path) -> None:
+        theirs = TrainConfig.from_dict(ckpt["config"])
+        if (theirs.model, theirs.realign) != (self.cfg.model, self.cfg.realign):
+            raise checkpoint.CheckpointError(path, "it holds another model or realignment")
+        self.vae.load_state_dict(ckpt["vae"])
+        self.mapper.load_state_dict(ckpt["mapper"])
+        self.history = [h for h in ckpt["metrics"].get("history", []) if h["stage"] != "tune"]
+        self.position = {"stage": "tune", "epoch": 0, "step": 0}
+        self.opt = self._optimiser("tune")
 
     def _resume(self, ckpt: dict, path: str | Path) -> None:
         state = ckpt.get("train_state")
@@ -256,7 +279,8 @@ class Trainer:
         cfg = self.cfg
         n_views = 2 if cfg.mapper_triplet_weight > 0 else 1
         pixels = np.concatenate([
-            camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout)
+            camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout,
+                             cfg.detector_errors)
             for _ in range(n_views)])
         z = mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
         pose_loss = reconstruction(self.vae.decode(z), target.repeat(n_views, 1, 1))
@@ -266,6 +290,15 @@ class Trainer:
             embed_loss = ((z - z_target.repeat(n_views, 1)) ** 2).sum(1).mean()
             loss = loss + cfg.mapper_embed_weight * embed_loss
             logs["embed"] = embed_loss.item()
+        if z_target is not None and cfg.mapper_gallery_triplet_weight > 0:
+            # The app's gallery search: a 2D view's embedding nearer its own pose's encoder mean
+            # than any other pose's.
+            trips = [triplet_loss(view, z_target, target, cfg.triplet_margin,
+                                  cfg.triplet_candidates, gallery=z_target) for view in z.chunk(n_views)]
+            gallery_loss = sum(t.loss for t in trips) / n_views
+            loss = loss + cfg.mapper_gallery_triplet_weight * gallery_loss
+            logs |= {"gallery_triplet": gallery_loss.item(),
+                     "gallery_active": float(np.mean([t.active for t in trips]))}
         if n_views == 2:
             # Retrieval compares two mapped views, so train exactly that: one camera's
             # embedding nearer the other camera's than any other pose's.
@@ -290,12 +323,13 @@ class Trainer:
         self.opt.step()
 
     def _set_modes(self, stage: str) -> None:
-        frozen_vae = stage == "mapper" and self.cfg.pretrained_vae
+        mapping = stage != "vae"
+        frozen_vae = mapping and self.cfg.pretrained_vae
         self.vae.train(not frozen_vae)
         self.vae.requires_grad_(not frozen_vae)
-        if stage == "mapper" and not self.cfg.pretrained_vae:
+        if mapping and not self.cfg.pretrained_vae:
             self.vae.encoder.requires_grad_(False)
-        self.mapper.train(stage == "mapper")
+        self.mapper.train(mapping)
 
     # -- validation ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -330,7 +364,9 @@ class Trainer:
             for stage in STAGES[STAGES.index(self.position["stage"]):]:
                 if stage in stages:
                     self._run_stage(stage, callback, cancel, start)
-        finished = self.position == {"stage": STAGES[-1], "epoch": self.cfg.mapper_epochs, "step": 0}
+        last = "tune" if self.recipe.tune_epochs else "mapper"
+        epochs = self.recipe.stage_config(last).mapper_epochs
+        finished = self.position == {"stage": last, "epoch": epochs, "step": 0}
         self.save(final=finished)
         return self.out
 
@@ -341,6 +377,11 @@ class Trainer:
         elif "vae" not in stages and self.position["stage"] == "vae":
             raise ConfigError(None, "the mapper needs a trained VAE: train the vae stage first, "
                               "then resume from its checkpoint")
+        if not self.recipe.tune_epochs and stages != ("tune",):
+            stages = tuple(s for s in stages if s != "tune")  # a recipe without a tune stage
+        if "mapper" not in stages and "tune" in stages and self.position["stage"] != "tune":
+            raise ConfigError(None, "the tune stage needs trained mapping networks: start it from "
+                              "a finished checkpoint (mapper_from) or resume a run at that stage")
         ahead = STAGES[STAGES.index(self.position["stage"]):]
         for stage in set(stages) & set(ahead):
             if getattr(self.cfg, f"{stage}_epochs") < 1:
@@ -355,6 +396,7 @@ class Trainer:
             # from scratch would train.
             _seed_all(self.cfg.seed + 1 + STAGES.index(stage))
         self._saved_rng = None
+        self.cfg = self.recipe.stage_config(stage)
         if self.position["stage"] != stage:
             self.position = {"stage": stage, "epoch": 0, "step": 0}
             self.opt = self._optimiser(stage)
@@ -399,7 +441,7 @@ class Trainer:
             "rng": _rng_state(self.device),
         }
         ckpt = checkpoint.build(
-            self.cfg.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
+            self.recipe.to_dict(), _cpu(self.vae.state_dict()), _cpu(self.mapper.state_dict()),
             train_state=state, metrics={"history": self.history, "val": self.metrics},
         )
         return checkpoint.save(ckpt, self.out)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vvipe_core import checkpoint
 from vvipe_core.config import TrainConfig
-from vvipe_core.train import STAGES, TrainEvent
+from vvipe_core.train import TrainEvent
 
 # Epoch-end records repeat the epoch's mean losses; val metrics come prefixed with "val_".
 VAL_PREFIX = "val_"
@@ -57,19 +57,25 @@ class TrainingCurves:
 
     def offset(self, stage: str) -> int:
         """Steps before `stage` on the shared axis (no VAE stage without a frozen VAE)."""
-        vae_steps = self.cfg.vae_epochs * (self.steps_per_epoch or 0) if self.cfg.pretrained_vae else 0
-        return 0 if stage == STAGES[0] else vae_steps
+        per_epoch = self.steps_per_epoch or 0
+        vae_steps = self.cfg.vae_epochs * per_epoch if self.cfg.pretrained_vae else 0
+        before = {"vae": 0, "mapper": vae_steps, "tune": vae_steps + self.cfg.mapper_epochs * per_epoch}
+        return before[stage]
 
     @property
     def total_steps(self) -> int:
-        return self.offset(STAGES[-1]) + self.cfg.mapper_epochs * (self.steps_per_epoch or 0)
+        per_epoch = self.steps_per_epoch or 0
+        tune = self.cfg.stage_config("tune")
+        tune_per_epoch = min(per_epoch, tune.steps_per_epoch) if tune.steps_per_epoch else per_epoch
+        return self.offset("tune") + self.cfg.tune_epochs * tune_per_epoch
 
     def step_of(self, event: TrainEvent) -> int:
         return self.offset(event.stage) + event.epoch * event.steps_per_epoch + event.step
 
     def add(self, event: TrainEvent) -> None:
         """One event: a loss point per logged step, validation points at an epoch's end."""
-        self.steps_per_epoch = event.steps_per_epoch
+        if event.stage != "tune":  # the tune stage may take fewer steps per epoch
+            self.steps_per_epoch = event.steps_per_epoch
         self.add_history([])
         x = self.step_of(event)
         if self._run_start is None:
@@ -89,7 +95,11 @@ class TrainingCurves:
             return
         history, self._history = self._history, []
         for record in history:
-            x = self.offset(record["stage"]) + (record["epoch"] + 1) * self.steps_per_epoch
+            per_epoch = self.steps_per_epoch
+            if record["stage"] == "tune":
+                tune = self.cfg.stage_config("tune").steps_per_epoch
+                per_epoch = min(per_epoch, tune) if tune else per_epoch
+            x = self.offset(record["stage"]) + (record["epoch"] + 1) * per_epoch
             for name, value in record.items():
                 if name in ("stage", "epoch"):
                     continue

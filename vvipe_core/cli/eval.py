@@ -20,11 +20,15 @@ def eval_command(
     cameras: str = typer.Option("both", help="seen, unseen or both."),
     views: int = typer.Option(4, help="Cameras per pose."),
     noise_px: float = typer.Option(0.0, "--noise-px", help="Gaussian 2D noise (pixels)."),
+    corrupt: str = typer.Option(
+        "none", help="none, or detector: detector-like 2D errors (docs/RESULTS.md)."),
     drop_joints: int = typer.Option(0, "--drop-joints", help="Random keypoints missing per 2D pose."),
     bone_scale: float = typer.Option(
         0.0, "--bone-scale", help="Rescale each bone by U(1±s), one body per take."),
     max_poses: int | None = typer.Option(None, "--max-poses", help="Evaluate a seeded subset."),
     seed: int = typer.Option(0),
+    flip: bool = typer.Option(
+        False, "--flip", help="Test-time flip averaging (vvipe only): lift the mirror image too."),
     method: str = typer.Option(
         "vvipe", help="vvipe, 2d (nearest 2D keypoints), or a baseline checkpoint: lifter, prvipe."),
     against: str = typer.Option(
@@ -58,17 +62,22 @@ def eval_command(
         raise typer.BadParameter("--against 3d needs a model with a 3D encoder: --method vvipe")
     if refine < 0 or (refine and method != "vvipe"):
         raise typer.BadParameter("--refine STEPS needs --method vvipe and STEPS >= 0")
+    if flip and method != "vvipe":
+        raise typer.BadParameter("--flip needs --method vvipe")
+    if flip and refine:
+        raise typer.BadParameter("--flip and --refine are one or the other")
     start = time.perf_counter()
     try:
         opts = EvalOptions(sets, views, noise_px, drop_joints, bone_scale, max_poses, seed, against,
-                           verify, verify_blend)
+                           verify, verify_blend, corrupt=corrupt)
         select_device(device)
         if json_out:
             check_writable(json_out)
         pose_set = load_poses(data)
         if method == "vvipe":
             model = VVIPE.load(checkpoint, device=device)
-            runner, realign, source = ModelMethod(model, refine=refine), model.realign, model.source
+            runner = ModelMethod(model, refine=refine, flip=flip)
+            realign, source = model.realign, model.source
         elif method == "2d":
             runner, realign, source = Keypoints2DMethod(), "full", None
         else:
@@ -84,7 +93,7 @@ def eval_command(
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
-    result = {"n_poses": result.pop("n_poses"), "checkpoint": source, **result}
+    result = {"n_poses": result.pop("n_poses"), "checkpoint": source, "flip": flip, **result}
     if refine:
         result["refine"] = refine
     result["seconds"] = round(time.perf_counter() - start, 1)
@@ -102,8 +111,9 @@ def _print_table(result: dict) -> None:
     query = "2D views -> 3D gallery" if result["against"] == "3d" else f"{result['views']} views"
     if result.get("verify"):
         query += f", top {result['verify']} verified"
+    corrupt = "" if result["corrupt"] == "none" else f", {result['corrupt']} errors"
     table = Table(title=f"{result['method']} on {result['n_poses']:,} poses × {query}"
-                  f" (noise {result['noise_px']} px) in {result['seconds']} s")
+                  f" (noise {result['noise_px']} px{corrupt}) in {result['seconds']} s")
     for col in ("cameras", "Hit@1", "Hit@10", "Hit@20", "MPJPE mm", "PA-MPJPE mm", "NP-MPJPE"):
         table.add_column(col, justify="right")
     for cams, hits in result["retrieval"].items():

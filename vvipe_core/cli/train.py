@@ -37,9 +37,11 @@ def _progress_bars():
 def train(
     out: Path = typer.Option(Path("runs/vvipe.pt"), "--out", "-o", help="Checkpoint to write."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML config file."),
-    stage: str = typer.Option("all", help="vae, mapper or all."),
+    stage: str = typer.Option("all", help="vae, mapper, tune or all."),
     resume: Path | None = typer.Option(None, help="Continue from this checkpoint's saved state."),
     vae_from: Path | None = typer.Option(None, help="Reuse this checkpoint's VAE; train the mapper."),
+    mapper_from: Path | None = typer.Option(
+        None, help="Reuse this checkpoint's VAE and mapping networks; run the tune stage."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda, mps (overrides config)."),
     train_data: Path | None = typer.Option(None, help="Training poses (our npz)."),
     val_data: Path | None = typer.Option(None, help="Validation poses (our npz)."),
@@ -79,7 +81,7 @@ def train(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     stages = STAGES if stage == "all" else (stage,)
     if not set(stages) <= set(STAGES):
-        raise typer.BadParameter(f"stage must be one of vae, mapper, all; got {stage}")
+        raise typer.BadParameter(f"stage must be one of vae, mapper, tune, all; got {stage}")
     try:
         if resume is not None:
             fixed = sorted(set(overrides) - RESUME_MAY_CHANGE) + (["config"] if config else [])
@@ -90,7 +92,8 @@ def train(
         else:
             cfg = TrainConfig.from_file(config) if config else TrainConfig()
         check_writable(out)
-        trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from)
+        trainer = Trainer(cfg.replace(**overrides), out, resume=resume, vae_from=vae_from,
+                          mapper_from=mapper_from)
         trainer.check(stages)
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}")
