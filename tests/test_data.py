@@ -13,12 +13,8 @@ from vvipe_core.data import (
     mirror_poses,
     rescale_bones,
 )
+from vvipe_core.generation import bone_lengths
 from vvipe_core.skeleton import H36M17
-
-
-def _bone_lengths(poses):
-    parents = np.asarray(H36M17.parents)
-    return np.linalg.norm(poses[:, 1:] - poses[:, parents[1:]], axis=-1)
 
 
 def test_our_npz_loads_with_its_metadata(small_poses):
@@ -97,9 +93,9 @@ def test_bone_rescaling_keeps_directions_and_scales_lengths(small_poses):
     poses = small_poses.poses[:20].astype(np.float64)
     factors = np.random.default_rng(0).uniform(0.8, 1.2, size=(20, 17))
     out = rescale_bones(poses, factors)
-    np.testing.assert_allclose(_bone_lengths(out), _bone_lengths(poses) * factors[:, 1:], rtol=1e-9)
+    np.testing.assert_allclose(bone_lengths(out), bone_lengths(poses) * factors[:, 1:], rtol=1e-9)
     parents = np.asarray(H36M17.parents)[1:]
-    unit = lambda p: (p[:, 1:] - p[:, parents]) / _bone_lengths(p)[..., None]
+    unit = lambda p: (p[:, 1:] - p[:, parents]) / bone_lengths(p)[..., None]
     np.testing.assert_allclose(unit(out), unit(poses), atol=1e-9)
     np.testing.assert_array_equal(out[:, 0], poses[:, 0])
 
@@ -107,7 +103,7 @@ def test_bone_rescaling_keeps_directions_and_scales_lengths(small_poses):
 def test_bone_augmentation_is_symmetric_and_bounded(small_poses):
     poses = small_poses.poses[:200].astype(np.float64)
     out = augment_bones(poses, 0.15, np.random.default_rng(0))
-    ratio = _bone_lengths(out) / _bone_lengths(poses)
+    ratio = bone_lengths(out) / bone_lengths(poses)
     assert ratio.min() >= 0.85 - 1e-9 and ratio.max() <= 1.15 + 1e-9 and ratio.std() > 0.05
     mirror = H36M17.mirror_index
     np.testing.assert_allclose(ratio, ratio[:, mirror[1:] - 1], rtol=1e-9)  # left == right
@@ -134,10 +130,10 @@ def test_noise_and_dropout_keep_shape_and_the_torso(small_poses):
     assert ((~twice[:, torso]).sum(1) >= 2).all() and twice.mean() > missing.mean()
 
 
-def test_poses_of_one_body_share_their_bone_lengths(small_poses):
+def test_poses_of_one_body_share_theirbone_lengths(small_poses):
     poses = small_poses.poses[:300].astype(np.float64)
     bodies = small_poses.sequence[:300]
-    ratio = _bone_lengths(augment_bones(poses, 0.15, np.random.default_rng(0), bodies)) / _bone_lengths(poses)
+    ratio = bone_lengths(augment_bones(poses, 0.15, np.random.default_rng(0), bodies)) / bone_lengths(poses)
     for body in np.unique(bodies):
         same = ratio[bodies == body]
         np.testing.assert_allclose(same, np.broadcast_to(same[0], same.shape), rtol=1e-6)
