@@ -128,10 +128,11 @@ def sqlite_rows(directory: Path, gallery, queries) -> list[tuple[str, str]]:
     library.save()
     rows = [(f"SQLite: write {size:,} poses ({size // ROWS_PER_FILE} files, a transaction each)",
              f"{time.perf_counter() - start:.2f} s")]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     library = PoseLibrary.open(directory)
-    rows.append((f"SQLite: open {size:,} poses (all rows into memory, validated)",
-                 f"{time.perf_counter() - start:.2f} s"))
+    # CPU seconds too: on a shared machine the wall time is mostly waiting for a core.
+    rows.append((f"SQLite: open {size:,} poses (all rows into memory, validated), wall / CPU",
+                 f"{time.perf_counter() - start:.2f} / {time.process_time() - cpu:.2f} s"))
     start = time.perf_counter()
     library.search(queries[0], 10)
     rows.append((f"SQLite: first search of {size:,} ({library.index_kind} index built)",
