@@ -178,12 +178,12 @@ class LivePanel(QWidget):
         if not start:
             self.stop()
             return
-        if self.state.model is None:
+        if self.state.source.model is None:
             self.controller.error("the model is not loaded yet: start live in a moment")
             self.start_stop.setChecked(False)
             return
         record = self.record_path if self.record.isChecked() else None
-        runner = LiveRunner(self.source.text().strip(), self.state.model,
+        runner = LiveRunner(self.source.text().strip(), self.state.source.model,
                             self.everyone.isChecked(), record)
         runner.frameReady.connect(self._draw)
         # A stopped run reports after a new one may have started: only the current one counts.
@@ -270,7 +270,7 @@ class LivePanel(QWidget):
     # -- similar poses and snapshot ------------------------------------------------------------
     def _search(self) -> None:
         """Throttled: the newest pose, when no search is running."""
-        gallery, model = self.state.gallery, self.state.model
+        gallery, model = self.state.source.gallery, self.state.source.model
         if self._query is None or gallery is None or model is None or not self.jobs.idle:
             return
         pose, self._query = self._query, None
@@ -290,7 +290,7 @@ class LivePanel(QWidget):
         if frame is None or not frame.people:
             return
         picture = Picture(None, frame.image.rgb, frame.image.size)
-        self.controller.show_picture(picture, [p.detection for p in frame.people])
+        self.controller.pose.show_picture(picture, [p.detection for p in frame.people])
         self.on_snapshot()
 
 
