@@ -13,7 +13,9 @@ from PySide6.QtCore import QObject, QSettings
 from app.activity_controller import ActivityController
 from app.compare_controller import CompareController
 from app.feature import USER_ERRORS, FeatureController
+from app.files_controller import FilesController
 from app.generation import Generation
+from app.history_controller import HistoryController
 from app.library_controller import LibraryController
 from app.places import Places
 from app.pose_controller import PoseController
@@ -39,9 +41,11 @@ class Controller(QObject):
         self.activity = ActivityController(state, self.jobs, self.walk)
         self.virtual = VirtualController(state, self.jobs, self.walk)
         self.search = SearchController(state, self.jobs, self.walk)
-        self.pose = PoseController(state, self.jobs, self.search)
+        self.pose = PoseController(state, self.jobs)
+        self.history = HistoryController(state, self.jobs)
+        self.files = FilesController(state, self.jobs, self.search, self.history)
         self.compare = CompareController(state, self.jobs)
-        self.library = LibraryController(state, self.jobs, self.pose)
+        self.library = LibraryController(state, self.jobs, self.files)
         self._status = FeatureController(state, self.jobs)
         # For the views with no feature of their own (training, live, the window's bars).
         self.message, self.error = self._status.message, self._status.error

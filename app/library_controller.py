@@ -7,7 +7,7 @@ from psygnal import Signal
 
 from app import tasks
 from app.feature import FeatureController
-from app.pose_controller import PoseController
+from app.files_controller import FilesController
 from app.state import AppState
 from app.workers import Jobs
 from vvipe_core.library import LibraryHit, PoseLibrary
@@ -16,9 +16,9 @@ from vvipe_core.library import LibraryHit, PoseLibrary
 class LibraryController(FeatureController):
     pose_requested = Signal()  # a hit's source is being shown: the window shows the Pose tab
 
-    def __init__(self, state: AppState, jobs: Jobs, pose: PoseController) -> None:
+    def __init__(self, state: AppState, jobs: Jobs, files: FilesController) -> None:
         super().__init__(state, jobs)
-        self.pose = pose
+        self.files = files
 
     def build(self, directory: Path, paths: list[Path]) -> None:
         """Index new and changed pictures and videos of `paths` into the library at
@@ -61,4 +61,4 @@ class LibraryController(FeatureController):
         """Show a hit's source: the picture with the hit's person selected, or the video at the
         hit's frame."""
         self.pose_requested.emit()
-        self.pose.show_entry(hit.entry)
+        self.files.show_entry(hit.entry)

@@ -121,8 +121,8 @@ class MainWindow(QMainWindow):
             if self.settings.value(key) is not None:
                 restore(self.settings.value(key))
         self.controller.search.open_gallery(gallery)
-        self.controller.pose.open_checkpoint(checkpoint)
-        self.controller.pose.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
+        self.controller.files.open_checkpoint(checkpoint)
+        self.controller.files.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
 
     # -- layout ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -217,8 +217,8 @@ class MainWindow(QMainWindow):
         self.cancel.clicked.connect(self.controller.cancel_jobs)
         self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)")
         self.device.addItems(tasks.devices())
-        self.device.setCurrentText(self.controller.pose.device)
-        self.device.currentTextChanged.connect(self.controller.pose.set_device)
+        self.device.setCurrentText(self.controller.files.device)
+        self.device.currentTextChanged.connect(self.controller.files.set_device)
         self.statusBar().addWidget(self.error_bar, 1)
         for widget in (self.busy, self.progress, self.cancel, self.device):
             self.statusBar().addPermanentWidget(widget)
@@ -253,9 +253,9 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self._action(view, "&Reset 3D view", self.pose_panel.view.reset_camera)
         go = self.menuBar().addMenu("&Go")
-        pose = controller.pose
-        self.back_action = self._action(go, "&Back", pose.back, QKeySequence.StandardKey.Back)
-        self.forward_action = self._action(go, "&Forward", pose.forward,
+        history = controller.history
+        self.back_action = self._action(go, "&Back", history.back, QKeySequence.StandardKey.Back)
+        self.forward_action = self._action(go, "&Forward", history.forward,
                                            QKeySequence.StandardKey.Forward)
         go.addSeparator()
         self.play_action = self._action(go, "&Play / pause", timeline.play.toggle,
@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: list[Path]) -> None:
         for path in paths:
             self._remember(path)
-        self.controller.pose.open_paths(paths)
+        self.controller.files.open_paths(paths)
 
     def _open(self, name_filter: str = OPEN_FILTER) -> None:
         paths = self.controller.places.open_files(self, "Open", name_filter)

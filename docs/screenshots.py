@@ -115,7 +115,7 @@ def main() -> None:
     # A video of the test photos in turn: the activity label track under the timeline.
     window.tabs.setCurrentWidget(window.pose_panel.parentWidget())
     clip = [*PHOTOS[:2] * 12, *PHOTOS[2:] * 10]  # arms out and up, then lunges and standing
-    window.controller.pose.open_path(write_video(work / "poses.avi", clip, size=(320, 240), fps=4))
+    window.controller.files.open_path(write_video(work / "poses.avi", clip, size=(320, 240), fps=4))
     settle(app, window)
     window.controller.pose.set_frame(len(window.state.source.sequence.poses) // 2)
     shoot(app, window, args.out / "screenshot_activity.png")

@@ -79,7 +79,7 @@ def test_the_device_selector_offers_the_cpu_and_moves_the_model(window):
     devices = [window.device.itemText(i) for i in range(window.device.count())]
     assert devices == ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     window.device.setCurrentText("cpu")
-    window.controller.pose.set_device("cpu")
+    window.controller.files.set_device("cpu")
     model = window.state.source.model
     assert model.device.type == "cpu"
     assert {p.device.type for p in model.mapper.parameters()} == {"cpu"}

@@ -46,7 +46,7 @@ def test_the_walk_state_moves_the_sliders_without_them_answering_back(window, qt
 
 
 def test_dismissing_an_error_clears_the_status_state(window, qtbot, tmp_path):
-    window.controller.pose.open_path(tmp_path / "notes.txt")
+    window.controller.files.open_path(tmp_path / "notes.txt")
     status = window.state.status
     assert status.is_error and window.error_text() == status.message
     fired = recorder(status.events.message)
