@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         return self._training
 
     def _build_status_bar(self) -> None:
-        self.error_bar = ErrorBar(lambda: self.state.status.show_message(""))
+        self.error_bar = ErrorBar(lambda: self.controller.message(""))
         self.busy = QLabel()
         self.progress = QProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
