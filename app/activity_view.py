@@ -32,22 +32,23 @@ class ActivityLabels(QLabel):
         self.state = state
         # Long labels are cut, not allowed to widen the panel (and squeeze the other one).
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        for signal in (state.classifierChanged, state.activityChanged, state.frameChanged,
-                       state.activityTrackChanged):
+        events = state.activity.events
+        for signal in (events.classifier, events.labels, state.source.events.frame, events.track):
             signal.connect(self._refresh)
         self._refresh()
 
     def _refresh(self) -> None:
         state = self.state
-        if state.classifier is None:  # the reason, in full, in the tooltip
-            self.setText(NO_CLASSIFIER if state.classifier_note else "")
-            self.setToolTip(state.classifier_note)
+        if state.activity.classifier is None:  # the reason, in full, in the tooltip
+            self.setText(NO_CLASSIFIER if state.activity.note else "")
+            self.setToolTip(state.activity.note)
             self.setEnabled(False)  # greyed: a fact about the model, not an error
             return
         self.setEnabled(True)
         self.setToolTip("Activities recognised from the embedding, with the classifier's scores")
-        pose = " · ".join(f"{activity_name(label)} {score:.0%}" for label, score in state.activity)
-        segment = segment_at(state.activity_track, state.frame)
+        pose = " · ".join(f"{activity_name(label)} {score:.0%}"
+                          for label, score in state.activity.labels)
+        segment = segment_at(state.activity.track, state.source.frame)
         if segment is None:
             self.setText(pose)
         else:
@@ -64,17 +65,18 @@ class ActivityTrack(QWidget):
         self.state, self.controller = state, controller
         self.setFixedHeight(TRACK_HEIGHT)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        state.activityTrackChanged.connect(self._track_changed)
-        state.sequenceChanged.connect(self._track_changed)
-        state.frameChanged.connect(self.update)
+        state.activity.events.track.connect(self._track_changed)
+        state.source.events.sequence.connect(self._track_changed)
+        state.source.events.frame.connect(lambda: self.update())
         self.setVisible(False)
 
     def _track_changed(self) -> None:
-        self.setVisible(self.state.sequence is not None and bool(self.state.activity_track))
+        self.setVisible(self.state.source.sequence is not None and bool(self.state.activity.track))
         self.update()
 
     def _frames(self) -> int:
-        return len(self.state.sequence.poses) if self.state.sequence is not None else 1
+        sequence = self.state.source.sequence
+        return len(sequence.poses) if sequence is not None else 1
 
     def _x(self, frame: float) -> float:
         return frame * self.width() / self._frames()
@@ -83,16 +85,17 @@ class ActivityTrack(QWidget):
         return min(self._frames() - 1, max(0, int(x * self._frames() / max(self.width(), 1))))
 
     def colour(self, label: str) -> QColor:
-        classes = self.state.classifier.classes if self.state.classifier is not None else ()
+        classifier = self.state.activity.classifier
+        classes = classifier.classes if classifier is not None else ()
         return PALETTE[classes.index(label) % len(PALETTE)] if label in classes else UNKNOWN
 
     def tooltip_at(self, x: float) -> str:
-        segment = segment_at(self.state.activity_track, self.frame_at(x))
+        segment = segment_at(self.state.activity.track, self.frame_at(x))
         if segment is None:
             return "no usable pose here"
         text = (f"{activity_name(segment.label)} (score {segment.score:.0%}), "
                 f"frames {segment.start + 1}–{segment.stop}")
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence.keypoints is not None:  # a video: its frame rate is real
             text += f" ({segment.start / sequence.fps:.1f}–{segment.stop / sequence.fps:.1f} s)"
         return text
@@ -101,7 +104,7 @@ class ActivityTrack(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(235, 235, 235))
         painter.setPen(QColor(20, 20, 20))
-        for segment in self.state.activity_track:
+        for segment in self.state.activity.track:
             left, right = self._x(segment.start), self._x(segment.stop)
             rect = QRectF(left, 0, right - left, self.height())
             painter.fillRect(rect, self.colour(segment.label))
@@ -109,7 +112,7 @@ class ActivityTrack(QWidget):
                                                     int(rect.width()) - 6)
             if len(name) > 1:  # more than the ellipsis
                 painter.drawText(rect.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, name)
-        x = self._x(self.state.frame + 0.5)
+        x = self._x(self.state.source.frame + 0.5)
         painter.setPen(QPen(QColor(0, 0, 0), 2))
         painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
 
@@ -120,4 +123,4 @@ class ActivityTrack(QWidget):
         return super().event(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self.controller.set_frame(self.frame_at(event.position().x()))
+        self.controller.pose.set_frame(self.frame_at(event.position().x()))

@@ -1,5 +1,5 @@
 """The generation docks: the walk along named directions, and editing (pins, undo/redo) with
-in-between motions. They mirror the state and app.generation.Generation; no maths."""
+in-between motions. They mirror the walk's and the generation's state (app.state) and call app.generation.Generation; no maths."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -55,13 +55,13 @@ class WalkPanel(QWidget):
         self.sigma = _slider(0.0, SIGMA_MAX)
         self.sigma.setToolTip("Random variation around the pose (standard deviation in the "
                               "embedding, whose prior is N(0, I))")
-        self.sigma.valueChanged.connect(controller.set_sigma)
+        self.sigma.valueChanged.connect(controller.walk.set_sigma)
         self.resample = QPushButton("Resample")
         self.resample.setToolTip("Draw another variation around the pose")
-        self.resample.clicked.connect(controller.resample)
+        self.resample.clicked.connect(controller.walk.resample)
         reset = QPushButton("Reset")
         reset.setToolTip("Back to the pose the walk started from")
-        reset.clicked.connect(controller.reset_walk)
+        reset.clicked.connect(controller.walk.reset)
         variation = QHBoxLayout()
         variation.addWidget(QLabel("Variation σ"))
         variation.addWidget(self.sigma, 1)
@@ -72,11 +72,11 @@ class WalkPanel(QWidget):
             "as far from their nearest neighbours in the embedding (100 %: in the thick of the "
             "data; 0 %: farther out than any real pose)")
         self.keep_near = QCheckBox("Keep near the data")
-        self.keep_near.setChecked(self.generation.keep_near)
+        self.keep_near.setChecked(state.walk.keep_near)
         self.keep_near.setToolTip("Stop the walk where the gallery's poses end (98 % of them lie "
                                   "nearer their neighbours), so moving on bends the pose no "
                                   "further instead of breaking it")
-        self.keep_near.toggled.connect(self.generation.set_keep_near)
+        self.keep_near.toggled.connect(controller.walk.set_keep_near)
         plausible = QHBoxLayout()
         plausible.addWidget(QLabel("Plausibility"))
         plausible.addWidget(self.plausibility, 1)
@@ -92,9 +92,9 @@ class WalkPanel(QWidget):
         layout.addLayout(plausible)
         layout.addWidget(reset, 0, Qt.AlignmentFlag.AlignRight)
         layout.addStretch(1)
-        state.galleryChanged.connect(self._rebuild)
-        state.walkChanged.connect(self._walk_changed)
-        self.generation.scoreChanged.connect(self._score_changed)
+        state.source.events.gallery.connect(self._rebuild)
+        state.walk.events.walk.connect(self._walk_changed)
+        state.generation.events.score.connect(self._score_changed)
         self._rebuild()
         self._score_changed()
 
@@ -103,12 +103,12 @@ class WalkPanel(QWidget):
             item = self._grid.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
-        directions = self.state.axes
+        directions = self.state.source.axes
         self.sliders, self.labels = [], []
         for i, feature in enumerate(() if directions is None else directions.features):
             low, high = float(directions.low[i]), float(directions.high[i])
             slider = _slider(low, high, decimals=1 if feature.unit == "°" else 2)
-            slider.valueChanged.connect(lambda v, i=i: self.controller.set_coordinate(i, v))
+            slider.valueChanged.connect(lambda v, i=i: self.controller.walk.set_coordinate(i, v))
             tip = (f"{feature.label}: {feature.meaning}. In the gallery from {low:.1f} to "
                    f"{high:.1f}{feature.unit} (1st to 99th percentile).")
             label = QLabel(f"{feature.label} ({feature.unit.strip()})")
@@ -123,8 +123,8 @@ class WalkPanel(QWidget):
     def _walk_changed(self) -> None:
         """Mirror the state; signals blocked, as a slider would round the value it sends.
         Only sliders whose value changed are touched (a drag moves one)."""
-        state, directions = self.state, self.state.axes
-        for i, (slider, value) in enumerate(zip(self.sliders, state.coordinates.tolist())):
+        state, directions = self.state, self.state.source.axes
+        for i, (slider, value) in enumerate(zip(self.sliders, state.walk.coordinates.tolist())):
             if slider.value() == value:
                 continue
             with signals_blocked(slider):
@@ -132,12 +132,12 @@ class WalkPanel(QWidget):
                 slider.setRange(min(float(directions.low[i]), value),
                                 max(float(directions.high[i]), value))
                 slider.setValue(float(value))
-        if self.sigma.value() != state.sigma:
+        if self.sigma.value() != state.walk.sigma:
             with signals_blocked(self.sigma):
-                self.sigma.setValue(state.sigma)
+                self.sigma.setValue(state.walk.sigma)
 
     def _score_changed(self) -> None:
-        score = self.generation.score
+        score = self.state.generation.score
         self.plausibility.setEnabled(score is not None)
         self.plausibility.setValue(0 if score is None else round(100 * score))
         self.plausibility.setFormat("–" if score is None else "%p %")
@@ -220,26 +220,26 @@ class EditPanel(QWidget):
         self._timer.timeout.connect(self._step)
         for spin in (self.duration, self.fps):
             spin.valueChanged.connect(self._refresh_between)
-        generation.pinsChanged.connect(self._pins_changed)
-        generation.historyChanged.connect(self._history_changed)
-        generation.betweenChanged.connect(self._between_changed)
+        state.generation.events.pins.connect(self._pins_changed)
+        state.generation.events.undo.connect(self._history_changed)
+        state.generation.events.between.connect(self._between_changed)
         self._pins_changed()
         self._history_changed()
         self._between_changed()
 
     def _pins_changed(self) -> None:
-        pins = sorted(self.generation.pins)
+        pins = sorted(self.state.generation.pins)
         self.pins.setText("Pinned: " + (", ".join(pins) if pins else "none"))
 
     def _history_changed(self) -> None:
-        self.undo.setEnabled(self.generation.can_undo())
-        self.redo.setEnabled(self.generation.can_redo())
+        self.undo.setEnabled(self.state.generation.can_undo)
+        self.redo.setEnabled(self.state.generation.can_redo)
 
     def _refresh_between(self) -> None:
         self.generation.make_between(self.duration.value(), self.fps.value())
 
     def _between_changed(self) -> None:
-        generation = self.generation
+        generation = self.state.generation
         for label, point in ((self.start_label, generation.start),
                              (self.end_label, generation.end)):
             label.setText("–" if point is None else point.label)
@@ -247,7 +247,7 @@ class EditPanel(QWidget):
         for widget in (self.preview, self.export, self.frame):
             widget.setEnabled(motion is not None)
         if motion is None and generation.start is not None and generation.end is not None:
-            self._refresh_between()  # betweenChanged comes again with the motion
+            self._refresh_between()  # the between event comes again with the motion
         with signals_blocked(self.frame):
             self.frame.setRange(0, 0 if motion is None else len(motion.poses) - 1)
         if motion is None:
@@ -263,7 +263,7 @@ class EditPanel(QWidget):
         """Show the motion in the 3D view, frame by frame at its frame rate."""
         self.frame.setValue(0)
         self.generation.show_between(0)
-        self._timer.start(round(1000 / self.generation.between.fps))
+        self._timer.start(round(1000 / self.state.generation.between.fps))
 
     def _step(self) -> None:
         if self.frame.value() >= self.frame.maximum():

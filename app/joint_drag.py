@@ -32,8 +32,8 @@ class JointDrag(QObject):
         self._pressed_at: QPointF | None = None
         self._dragging = False
         view.canvas.native.installEventFilter(self)
-        generation.pinsChanged.connect(self._draw_pins)
-        state.poseChanged.connect(self._draw_pins)
+        state.generation.events.pins.connect(self._draw_pins)
+        state.walk.events.pose.connect(self._draw_pins)
         self._draw_pins()
 
     # -- screen <-> canonical space ----------------------------------------------------------
@@ -43,7 +43,7 @@ class JointDrag(QObject):
     def _placement(self) -> np.ndarray | None:
         """Where the shown pose is drawn (several people in a video stand side by side), or
         None when it is not drawn."""
-        pose = self.state.pose
+        pose = self.state.walk.pose
         if pose is None:
             return None
         drawn = self.view.joints().reshape(-1, H36M17.n, 3)
@@ -55,7 +55,8 @@ class JointDrag(QObject):
         placement = self._placement()
         if placement is None:
             return np.zeros((0, 2))
-        mapped = self._to_canvas().map(np.asarray(self.state.pose + placement, dtype=np.float64))
+        mapped = self._to_canvas().map(np.asarray(self.state.walk.pose + placement,
+                                                  dtype=np.float64))
         return mapped[:, :2] / mapped[:, 3:4]
 
     def unproject(self, point: QPointF, joint: int) -> np.ndarray:
@@ -63,7 +64,8 @@ class JointDrag(QObject):
         the canvas point at the joint's own depth."""
         placement = self._placement()
         transform = self._to_canvas()
-        mapped = transform.map(np.asarray(self.state.pose[joint] + placement, dtype=np.float64))
+        mapped = transform.map(np.asarray(self.state.walk.pose[joint] + placement,
+                                          dtype=np.float64))
         depth = mapped[2] / mapped[3]
         world = transform.imap([point.x(), point.y(), depth, 1.0])
         return (world[:3] / world[3] - placement).astype(np.float32)
@@ -71,7 +73,7 @@ class JointDrag(QObject):
     def pick(self, point: QPointF) -> int | None:
         """The joint nearest `point` within the pick radius."""
         joints = self.screen_positions()
-        if not len(joints) or self.state.model is None:
+        if not len(joints) or self.state.source.model is None:
             return None
         distance = np.linalg.norm(joints - [point.x(), point.y()], axis=1)
         nearest = int(np.argmin(distance))
@@ -105,9 +107,9 @@ class JointDrag(QObject):
         return False
 
     def _draw_pins(self) -> None:
-        placement, pins = self._placement(), H36M17.indices(sorted(self.generation.pins))
+        placement, pins = self._placement(), H36M17.indices(sorted(self.state.generation.pins))
         self._pins.visible = placement is not None and bool(pins)
         if self._pins.visible:
-            self._pins.set_data(self.state.pose[pins] + placement, face_color=(0, 0, 0, 0),
+            self._pins.set_data(self.state.walk.pose[pins] + placement, face_color=(0, 0, 0, 0),
                                 edge_color=PIN_COLOUR, edge_width=3, size=20)
         self.view.canvas.update()

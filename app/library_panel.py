@@ -39,7 +39,7 @@ class LibraryPanel(QWidget):
         browse = QToolButton(text="…", toolTip="Choose the library's folder and open it")
         browse.clicked.connect(self._browse)
         open_button = QPushButton("Open", toolTip="Open the library in this folder")
-        open_button.clicked.connect(lambda: controller.open_library(self.path()))
+        open_button.clicked.connect(lambda: controller.library.open(self.path()))
         add_folder = QPushButton("Add folder…", toolTip="Index every picture and video of a "
                                  "folder (only new or changed files are processed)")
         add_folder.clicked.connect(self._add_folder)
@@ -48,7 +48,7 @@ class LibraryPanel(QWidget):
         self.search = QPushButton("Search with the current pose",
                                   toolTip="The library's poses nearest to the shown one, from "
                                   "any camera angle")
-        self.search.clicked.connect(controller.search_library)
+        self.search.clicked.connect(controller.library.search)
         top = QHBoxLayout()
         top.addWidget(QLabel("Library:"))
         top.addWidget(self.directory, 1)
@@ -65,7 +65,7 @@ class LibraryPanel(QWidget):
         self.hits.setGridSize(QSize(THUMBNAIL.width() + 24, THUMBNAIL.height() + 56))
         self.hits.setToolTip("Double-click a hit to show its picture or video frame")
         self.hits.itemDoubleClicked.connect(
-            lambda item: controller.open_library_hit(item.data(HIT_ROLE)))
+            lambda item: controller.library.open_hit(item.data(HIT_ROLE)))
         # Unlike the gallery, a library holds no true 3D poses to fit to the photo.
         self.ranking = QLabel("Hits are ranked by embedding distance only (the library stores no "
                               "3D poses to check them against the photo).")
@@ -75,8 +75,8 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.ranking)
         layout.addWidget(self.hits, 1)
-        state.libraryChanged.connect(self._library_changed)
-        state.libraryHitsChanged.connect(self._hits_changed)
+        state.library.events.library.connect(self._library_changed)
+        state.library.events.hits.connect(self._hits_changed)
         self._library_changed()  # built when first shown: a library may be open already
         self._hits_changed()
 
@@ -87,27 +87,27 @@ class LibraryPanel(QWidget):
         path = self.controller.places.directory(self, "Library folder", self.path())
         if path:
             self.directory.setText(str(path))
-            self.controller.open_library(path)
+            self.controller.library.open(path)
 
     def _add_folder(self) -> None:
         folder = self.controller.places.directory(self, "Add a folder of pictures and videos")
         if folder:
-            self.controller.build_library(self.path(), [folder])
+            self.controller.library.build(self.path(), [folder])
 
     def _add_files(self) -> None:
         paths = self.controller.places.open_files(self, "Add pictures and videos")
         if paths:
-            self.controller.build_library(self.path(), paths)
+            self.controller.library.build(self.path(), paths)
 
     def _library_changed(self) -> None:
-        library = self.state.library
+        library = self.state.library.library
         if library is not None:
             self.info.setText(f"{library.directory}: {len(library):,} poses from "
                               f"{len(library.files):,} files. Double-click a hit to open it.")
 
     def _hits_changed(self) -> None:
         self.hits.clear()
-        for hit, thumbnail in self.state.library_hits:
+        for hit, thumbnail in self.state.library.hits:
             item = QListWidgetItem(QIcon(QPixmap.fromImage(to_qimage(thumbnail))), _caption(hit))
             item.setData(HIT_ROLE, hit)
             item.setToolTip(f"{hit.entry.file}\ndistance {hit.distance:.3f}")

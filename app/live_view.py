@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
 from app import tasks
 from app.controller import USER_ERRORS, Controller
@@ -160,8 +161,7 @@ class LivePanel(QWidget):
         layout.addLayout(tools)
         layout.addWidget(views, 1)
         layout.addWidget(self.status)
-        self._search_timer = QTimer(self, interval=SEARCH_EVERY_MS)
-        self._search_timer.timeout.connect(self._search)
+        self._search_soon = qthrottled(self._search, timeout=SEARCH_EVERY_MS)
         self._status_timer = QTimer(self, interval=STATUS_EVERY_MS)
         self._status_timer.timeout.connect(self._show_status)
         self._started_at = self._ended_at = 0.0
@@ -178,12 +178,12 @@ class LivePanel(QWidget):
         if not start:
             self.stop()
             return
-        if self.state.model is None:
+        if self.state.source.model is None:
             self.controller.error("the model is not loaded yet: start live in a moment")
             self.start_stop.setChecked(False)
             return
         record = self.record_path if self.record.isChecked() else None
-        runner = LiveRunner(self.source.text().strip(), self.state.model,
+        runner = LiveRunner(self.source.text().strip(), self.state.source.model,
                             self.everyone.isChecked(), record)
         runner.frameReady.connect(self._draw)
         # A stopped run reports after a new one may have started: only the current one counts.
@@ -194,14 +194,13 @@ class LivePanel(QWidget):
         self._ended_at = 0.0
         self.status.setText(f"starting {self.source.text()}…")
         self.runner.start()
-        self._search_timer.start()
         self._status_timer.start()
 
     def stop(self, wait: bool = False) -> None:
         """Stop the run (it saves its recording and reports), waiting for it if `wait`."""
         if self.runner is not None:
             self.runner.stop(wait)
-        self._search_timer.stop()
+        self._search_soon.cancel()
         self._status_timer.stop()
         self.start_stop.setChecked(False)
 
@@ -259,6 +258,7 @@ class LivePanel(QWidget):
                           time.perf_counter() - frame.read_at]
         if main is not None and np.isfinite(main.pose).all():
             self._query = main.pose
+            self._search_soon()
 
     def _show_status(self) -> None:
         seconds = max((self._ended_at or time.perf_counter()) - self._started_at, 1e-9)
@@ -269,8 +269,9 @@ class LivePanel(QWidget):
 
     # -- similar poses and snapshot ------------------------------------------------------------
     def _search(self) -> None:
-        """Throttled: the newest pose, when no search is running."""
-        gallery, model = self.state.gallery, self.state.model
+        """Throttled (_search_soon): the newest pose, when no search is running (the one
+        running asks again when it ends)."""
+        gallery, model = self.state.source.gallery, self.state.source.model
         if self._query is None or gallery is None or model is None or not self.jobs.idle:
             return
         pose, self._query = self._query, None
@@ -283,6 +284,8 @@ class LivePanel(QWidget):
         for hit, sketch in zip(self.hits, sketches):
             self.hit_list.addItem(QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
                                                   f"{hit.distance:.3f}\n{hit.activity}"))
+        if self._query is not None:  # a newer pose came while this one was searched
+            self._search_soon()
 
     def take_snapshot(self) -> None:
         """The frame on screen and its people, into the Pose view as if it were a photo."""
@@ -290,7 +293,7 @@ class LivePanel(QWidget):
         if frame is None or not frame.people:
             return
         picture = Picture(None, frame.image.rgb, frame.image.size)
-        self.controller.show_picture(picture, [p.detection for p in frame.people])
+        self.controller.files.show_picture(picture, [p.detection for p in frame.people])
         self.on_snapshot()
 
 

@@ -104,25 +104,25 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("V-VIPE", "V-VIPE Studio")
-        self.state = AppState(self)
+        self.state = AppState()
         self.controller = Controller(self.state, self, Places(self.settings))
         self.about_box: QMessageBox | None = None
         self._build_views()
         self._build_status_bar()
         self._build_menus()
-        self.state.messageChanged.connect(self._message_changed)
-        for signal in (self.state.pictureChanged, self.state.sequenceChanged):
+        self.state.status.events.message.connect(self._message_changed)
+        for signal in (self.state.source.events.picture, self.state.source.events.sequence):
             signal.connect(self._update_title)
-        self.controller.poseRequested.connect(lambda: self.tabs.setCurrentIndex(0))
+        self.controller.library.pose_requested.connect(lambda: self.tabs.setCurrentIndex(0))
         self._update_title()
         self._fit_screen()
         self._default_layout = self.saveState()  # what View > Reset layout goes back to
         for key, restore in (("geometry", self.restoreGeometry), ("docks", self.restoreState)):
             if self.settings.value(key) is not None:
                 restore(self.settings.value(key))
-        self.controller.open_gallery(gallery)
-        self.controller.open_checkpoint(checkpoint)
-        self.controller.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
+        self.controller.search.open_gallery(gallery)
+        self.controller.files.open_checkpoint(checkpoint)
+        self.controller.files.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
 
     # -- layout ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -210,15 +210,15 @@ class MainWindow(QMainWindow):
         return self._training
 
     def _build_status_bar(self) -> None:
-        self.error_bar = ErrorBar(lambda: self.state.show_message(""))
+        self.error_bar = ErrorBar(lambda: self.controller.message(""))
         self.busy = QLabel()
         self.progress = QProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
         self.cancel.clicked.connect(self.controller.cancel_jobs)
         self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)")
         self.device.addItems(tasks.devices())
-        self.device.setCurrentText(self.controller.device)
-        self.device.currentTextChanged.connect(self.controller.set_device)
+        self.device.setCurrentText(self.controller.files.device)
+        self.device.currentTextChanged.connect(self.controller.files.set_device)
         self.statusBar().addWidget(self.error_bar, 1)
         for widget in (self.busy, self.progress, self.cancel, self.device):
             self.statusBar().addPermanentWidget(widget)
@@ -253,8 +253,9 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         self._action(view, "&Reset 3D view", self.pose_panel.view.reset_camera)
         go = self.menuBar().addMenu("&Go")
-        self.back_action = self._action(go, "&Back", controller.back, QKeySequence.StandardKey.Back)
-        self.forward_action = self._action(go, "&Forward", controller.forward,
+        history = controller.history
+        self.back_action = self._action(go, "&Back", history.back, QKeySequence.StandardKey.Back)
+        self.forward_action = self._action(go, "&Forward", history.forward,
                                            QKeySequence.StandardKey.Forward)
         go.addSeparator()
         self.play_action = self._action(go, "&Play / pause", timeline.play.toggle,
@@ -265,8 +266,8 @@ class MainWindow(QMainWindow):
                                         QKeySequence(Qt.Key.Key_Right))
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About V-VIPE Studio", self.show_about)
-        controller.historyChanged.connect(self._update_actions)
-        self.state.sequenceChanged.connect(self._update_actions)
+        self.state.status.events.history.connect(self._update_actions)
+        self.state.source.events.sequence.connect(self._update_actions)
         self._update_actions()
         self._update_recent_menu()
 
@@ -278,9 +279,9 @@ class MainWindow(QMainWindow):
         return action
 
     def _update_actions(self) -> None:
-        history, playing = self.controller.history, self.state.sequence is not None
-        self.back_action.setEnabled(history.can_back)
-        self.forward_action.setEnabled(history.can_forward)
+        status, playing = self.state.status, self.state.source.sequence is not None
+        self.back_action.setEnabled(status.can_back)
+        self.forward_action.setEnabled(status.can_forward)
         for action in (self.play_action, self.previous_action, self.next_action):
             action.setEnabled(playing)  # else the arrows stay with sliders and lists
 
@@ -297,12 +298,12 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         state = self.state
-        shown = state.sequence.path if state.sequence is not None else (
-            state.picture.path if state.picture is not None else None)
+        shown = state.source.sequence.path if state.source.sequence is not None else (
+            state.source.picture.path if state.source.picture is not None else None)
         self.setWindowTitle(f"{shown.name} — {APP_NAME}" if shown else APP_NAME)
 
     def show_about(self) -> None:
-        model = self.state.model
+        model = self.state.source.model
         self.about_box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}",
                                      about_text(model.source if model else "not loaded yet"),
                                      QMessageBox.StandardButton.Close, self)
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: list[Path]) -> None:
         for path in paths:
             self._remember(path)
-        self.controller.open_paths(paths)
+        self.controller.files.open_paths(paths)
 
     def _open(self, name_filter: str = OPEN_FILTER) -> None:
         paths = self.controller.places.open_files(self, "Open", name_filter)
@@ -328,7 +329,7 @@ class MainWindow(QMainWindow):
     def _open_gallery(self) -> None:
         path = self.controller.places.open_file(self, "Open gallery", "Galleries (*.npz)")
         if path:
-            self.controller.open_gallery(path)
+            self.controller.search.open_gallery(path)
 
     def _open_camera(self) -> None:
         source, ok = QInputDialog.getText(self, "Open camera", "Camera index (0, 1, ...), "
@@ -340,12 +341,12 @@ class MainWindow(QMainWindow):
     def _export(self) -> None:
         """The shown sequence (or the current pose), in the format of the chosen suffix."""
         state = self.state
-        shown = state.sequence.path if state.sequence is not None else (
-            state.picture.path if state.picture is not None else None)
+        shown = state.source.sequence.path if state.source.sequence is not None else (
+            state.source.picture.path if state.source.picture is not None else None)
         name = f"{shown.stem if shown else 'poses'}.json"
         path = self.controller.places.save_file(self, "Export poses", name, EXPORT_FILTER)
         if path:
-            self.controller.export_poses(path)
+            self.controller.pose.export_poses(path)
 
     def _compare(self) -> None:
         self.tabs.setCurrentWidget(self.compare_panel)
@@ -379,7 +380,7 @@ class MainWindow(QMainWindow):
     # -- feedback ----------------------------------------------------------------------------
     def _message_changed(self) -> None:
         """An error stays in the error bar; a success clears it and shows for a while."""
-        text, error = self.state.message, self.state.message_is_error
+        text, error = self.state.status.message, self.state.status.is_error
         self.error_bar.show_error(text if error else "")
         if error or not text:
             self.statusBar().clearMessage()

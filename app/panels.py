@@ -59,7 +59,7 @@ class PicturePanel(QWidget):
         self.people = QComboBox()
         self.people.setToolTip("Person to lift (largest first)")
         self.people.currentIndexChanged.connect(
-            lambda i: i >= 0 and controller.select_person(i))
+            lambda i: i >= 0 and controller.pose.select_person(i))
         self.info = QLabel()
         header = QHBoxLayout()
         header.addWidget(QLabel("Person:"))
@@ -68,15 +68,15 @@ class PicturePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
-        state.pictureChanged.connect(self._picture_changed)
-        state.personChanged.connect(self._person_changed)
-        state.sequenceChanged.connect(self._sequence_changed)
-        state.frameChanged.connect(self._frame_changed)
-        state.videoFrameChanged.connect(self._video_frame_changed)
-        state.overlayChanged.connect(lambda: self.view.set_overlay(state.overlay))
+        state.source.events.picture.connect(self._picture_changed)
+        state.source.events.person.connect(self._person_changed)
+        state.source.events.sequence.connect(self._sequence_changed)
+        state.source.events.frame.connect(self._frame_changed)
+        state.source.events.video_frame.connect(self._video_frame_changed)
+        state.search.events.overlay.connect(lambda: self.view.set_overlay(state.search.overlay))
 
     def _picture_changed(self) -> None:
-        picture, people = self.state.picture, self.state.people
+        picture, people = self.state.source.picture, self.state.source.people
         if picture is None:
             self.view.set_picture(None, (1, 1))
         else:
@@ -88,11 +88,11 @@ class PicturePanel(QWidget):
         self._person_changed()
 
     def _person_changed(self) -> None:
-        people, index = self.state.people, self.state.person
+        people, index = self.state.source.people, self.state.source.person
         if not 0 <= index < len(people):
             self.view.set_keypoints(None)
             self.view.set_people([], [])
-            self.info.setText("nobody found" if self.state.picture is not None else "")
+            self.info.setText("nobody found" if self.state.source.picture is not None else "")
             return
         person = people[index]
         self.people.setCurrentIndex(index)
@@ -102,9 +102,9 @@ class PicturePanel(QWidget):
                           f"{person.confidence.min():.2f} · {int(person.missing.sum())} missing")
 
     def _sequence_changed(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence is not None and sequence.image_size is not None:
-            self.view.set_picture(self.state.video_frame, sequence.image_size)
+            self.view.set_picture(self.state.source.video_frame, sequence.image_size)
         if sequence is not None and sequence.people:  # the chooser lists the tracked people
             with signals_blocked(self.people):
                 self.people.clear()
@@ -113,15 +113,15 @@ class PicturePanel(QWidget):
         self._frame_changed()
 
     def _video_frame_changed(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence is not None and sequence.image_size is not None:
-            self.view.set_picture(self.state.video_frame, sequence.image_size)
+            self.view.set_picture(self.state.source.video_frame, sequence.image_size)
 
     def _frame_changed(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence is None or sequence.keypoints is None:
             return
-        frame = self.state.frame
+        frame = self.state.source.frame
         self.view.set_keypoints(sequence.keypoints[frame], sequence.confidence[frame])
         self.view.set_people(*tracked_people(sequence, frame))
 
@@ -152,11 +152,11 @@ class PosePanel(QWidget):
         layout.addWidget(self.activity)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
-        state.poseChanged.connect(self._pose_changed)
+        state.walk.events.pose.connect(self._pose_changed)
 
     def _pose_changed(self) -> None:
         self.view.set_poses(*shown_poses(self.state))
-        anchor = self.state.anchor
+        anchor = self.state.walk.anchor
         title = anchor.label if anchor is not None else ""
         if self.title.text() != title:  # a slider drag keeps it: no relayout per frame
             self.title.setText(title)
@@ -179,14 +179,14 @@ class Timeline(QWidget):
         self.clock = time.monotonic  # tests replace it
         self._played_from = (0.0, 0)  # (clock, frame) when play was pressed
         self.previous = QPushButton("◀", toolTip="Previous frame (←)", maximumWidth=32)
-        self.previous.clicked.connect(lambda: controller.step_frame(-1))
+        self.previous.clicked.connect(lambda: controller.pose.step_frame(-1))
         self.next = QPushButton("▶", toolTip="Next frame (→)", maximumWidth=32)
-        self.next.clicked.connect(lambda: controller.step_frame(1))
+        self.next.clicked.connect(lambda: controller.pose.step_frame(1))
         self.play = QPushButton("Play", toolTip="Play / pause at the file's frame rate (Space)")
         self.play.setCheckable(True)
         self.play.toggled.connect(self._toggle)
         self.slider = QSlider(Qt.Orientation.Horizontal, toolTip="Frame")
-        self.slider.valueChanged.connect(controller.set_frame)
+        self.slider.valueChanged.connect(controller.pose.set_frame)
         self.track = ActivityTrack(state, controller)
         self.label = QLabel()
         self._timer = QTimer(self)
@@ -202,12 +202,12 @@ class Timeline(QWidget):
         layout.addWidget(self.next)
         layout.addLayout(frames, 1)
         layout.addWidget(self.label)
-        state.sequenceChanged.connect(self._sequence_changed)
-        state.frameChanged.connect(self._frame_changed)
+        state.source.events.sequence.connect(self._sequence_changed)
+        state.source.events.frame.connect(self._frame_changed)
         self.setVisible(False)
 
     def _sequence_changed(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         self.play.setChecked(False)
         self.setVisible(sequence is not None)
         if sequence is not None:
@@ -216,27 +216,28 @@ class Timeline(QWidget):
         self._frame_changed()
 
     def _frame_changed(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence is None:
             return
-        self.slider.setValue(self.state.frame)
-        self.label.setText(f"{self.state.frame + 1}/{len(sequence.poses)} · {sequence.fps:g} fps")
+        self.slider.setValue(self.state.source.frame)
+        frame = self.state.source.frame
+        self.label.setText(f"{frame + 1}/{len(sequence.poses)} · {sequence.fps:g} fps")
 
     def _toggle(self, playing: bool) -> None:
         self.play.setText("Pause" if playing else "Play")
         if playing:
-            self._played_from = (self.clock(), self.state.frame)
+            self._played_from = (self.clock(), self.state.source.frame)
             self._timer.start()
         else:
             self._timer.stop()
 
     def _step(self) -> None:
-        sequence = self.state.sequence
+        sequence = self.state.source.sequence
         if sequence is None:
             return
         started, first = self._played_from
         frame = first + int((self.clock() - started) * sequence.fps)
-        self.controller.set_frame(frame % len(sequence.poses))
+        self.controller.pose.set_frame(frame % len(sequence.poses))
 
 
 class GalleryPanel(QWidget):
@@ -250,9 +251,9 @@ class GalleryPanel(QWidget):
         self.state, self.controller = state, controller
         self.k = QSpinBox()
         self.k.setRange(1, 50)
-        self.k.setValue(controller.k)
+        self.k.setValue(state.search.k)
         self.k.setToolTip("How many similar poses to list")
-        self.k.valueChanged.connect(controller.set_k)
+        self.k.valueChanged.connect(controller.search.set_k)
         self.list = QListWidget()
         self.list.setIconSize(THUMBNAIL)
         self.list.setSpacing(2)
@@ -260,7 +261,7 @@ class GalleryPanel(QWidget):
         self.overlay = QCheckBox("Lay on the photo")
         self.overlay.setToolTip("Draw the selected pose (the best one until you click another) "
                                 "over the photo, through the camera that fits it best")
-        self.overlay.toggled.connect(controller.set_overlay)
+        self.overlay.toggled.connect(controller.search.set_overlay)
         self.ranking = QLabel()  # one line: the dock shares the window's height
         self.list.setToolTip("Click a pose to show it; Go ▸ Back (Alt+←) returns")
         header = QHBoxLayout()
@@ -272,20 +273,20 @@ class GalleryPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.ranking)
         layout.addWidget(self.list, 1)
-        state.hitsChanged.connect(self._hits_changed)
+        state.search.events.hits.connect(self._hits_changed)
 
     def _hits_changed(self) -> None:
         self.list.clear()
-        hits = self.state.hits
+        hits = self.state.search.hits
         verified = bool(hits) and hits[0].verified
-        checked = min(VERIFY_K, len(self.state.gallery)) if hits else 0
+        checked = min(VERIFY_K, len(self.state.source.gallery)) if hits else 0
         self.ranking.setText("" if not hits else "Best fit to the photo first" if verified
                              else "Nearest in the embedding first")
         self.ranking.setToolTip(
             f"The nearest {checked} in the embedding, each seen through the camera that fits it "
             "best, ranked by how far they land from the photo's keypoints" if verified else
             "Nothing seen to check them against (the walk has left the photo's pose)")
-        for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
+        for hit, sketch in zip(hits, self.state.search.sketches if hits else []):
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
             item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
                                    f"{fit}distance {hit.distance:.3f}\n"
@@ -297,7 +298,7 @@ class GalleryPanel(QWidget):
             self.list.addItem(item)
 
     def _clicked(self, item: QListWidgetItem) -> None:
-        self.controller.show_hit(self.state.hits[self.list.row(item)])
+        self.controller.search.show_hit(self.state.search.hits[self.list.row(item)])
 
     def distances(self) -> list[float]:
         return self._numbers("distance ")
@@ -322,7 +323,7 @@ class ComparePanel(QWidget):
         add = QPushButton("Add photos…", toolTip="Choose photos to compare (up to 4)")
         add.clicked.connect(self.add_dialog)
         clear = QPushButton("Clear", toolTip="Remove every compared photo")
-        clear.clicked.connect(controller.clear_comparisons)
+        clear.clicked.connect(controller.compare.clear)
         tools = QHBoxLayout()
         tools.addWidget(QLabel("Drop 2–4 photos here to compare their poses."))
         tools.addStretch(1)
@@ -340,25 +341,25 @@ class ComparePanel(QWidget):
         layout.addWidget(self.view, 3)
         layout.addWidget(QLabel("Embedding distances (small = same pose, whatever the camera):"))
         layout.addWidget(self.matrix)
-        state.comparisonsChanged.connect(self._changed)
+        state.compare.events.comparisons.connect(self._changed)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_files(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.controller.add_comparisons(dropped_files(event))
+        self.controller.compare.add(dropped_files(event))
         event.acceptProposedAction()
 
     def add_dialog(self) -> None:
         paths = self.controller.places.open_files(self, "Photos to compare",
                                                   "Pictures (*.jpg *.jpeg *.png *.bmp *.webp)")
-        self.controller.add_comparisons(paths)
+        self.controller.compare.add(paths)
 
     def _changed(self) -> None:
         while self.pictures.count():
             self.pictures.takeAt(0).widget().deleteLater()
-        comparisons = self.state.comparisons
+        comparisons = self.state.compare.comparisons
         for c in comparisons:
             view = PictureView()
             view.set_picture(c.picture.rgb, c.picture.size)
@@ -367,7 +368,7 @@ class ComparePanel(QWidget):
             self.pictures.addWidget(view)
         self.view.set_poses(np.stack([c.pose for c in comparisons]) if comparisons else None)
         names = [c.picture.path.name if c.picture.path else "?" for c in comparisons]
-        distances = self.state.distances
+        distances = self.state.compare.distances
         self.matrix.setRowCount(len(names))
         self.matrix.setColumnCount(len(names))
         self.matrix.setHorizontalHeaderLabels(names)
@@ -390,12 +391,12 @@ class VirtualPanel(QWidget):
         self.state, self.controller = state, controller
         self.count = QSpinBox()
         self.count.setRange(2, 8)
-        self.count.setValue(controller.virtual_count)
+        self.count.setValue(state.virtual.count)
         self.count.setToolTip("How many cameras, evenly spaced around the pose")
         self.elevation = QSpinBox()
         self.elevation.setRange(-30, 80)
         self.elevation.setSuffix("°")
-        self.elevation.setValue(int(controller.virtual_elevation))
+        self.elevation.setValue(int(state.virtual.elevation))
         self.elevation.setToolTip("Camera height: degrees above (or below) the pelvis")
         for spin in (self.count, self.elevation):
             spin.valueChanged.connect(self._settings_changed)
@@ -414,13 +415,13 @@ class VirtualPanel(QWidget):
         layout.addWidget(QLabel("Each view lifted back to 3D (the same pose means the "
                                 "embedding ignores the camera):"))
         layout.addWidget(self.view, 3)
-        state.virtualChanged.connect(self._changed)
+        state.virtual.events.views.connect(self._changed)
 
     def _settings_changed(self) -> None:
-        self.controller.set_virtual(self.count.value(), float(self.elevation.value()))
+        self.controller.virtual.set_cameras(self.count.value(), float(self.elevation.value()))
 
     def _changed(self) -> None:
-        views = self.state.virtual
+        views = self.state.virtual.views
         n = 0 if views is None else len(views.azimuths)
         while len(self.sketches) > n:
             self.sketches.pop().deleteLater()

@@ -100,11 +100,12 @@ def shown_poses(state) -> tuple[np.ndarray | None, np.ndarray | None]:
     """For SkeletonView.set_poses: the shown pose alone, or, in a video with several tracked
     people, everyone at the current frame side by side (the chosen one as shown, which the
     latent walk may have moved) in their colours."""
-    sequence, pose = state.sequence, state.pose
+    sequence, pose = state.source.sequence, state.walk.pose
     if sequence is None or len(sequence.people) <= 1:
         return (None if pose is None else pose[None]), None
     nothing = np.full((H36M17.n, 3), np.nan, dtype=np.float32)
     poses = [(nothing if pose is None else pose) if person == sequence.person
-             else followed.poses[state.frame] for person, followed in sequence.people.items()]
+             else followed.poses[state.source.frame]
+             for person, followed in sequence.people.items()]
     colours = [person_joint_colours(person) for person in sequence.people]
     return np.stack(poses), np.stack(colours)

@@ -281,7 +281,7 @@ class TrainPanel(QWidget):
 
     def _load_result(self) -> None:
         if self.training.result is not None:
-            self.controller.open_checkpoint(self.training.result.checkpoint)
+            self.controller.files.open_checkpoint(self.training.result.checkpoint)
 
     def _running_changed(self, running: bool) -> None:
         self.form.setEnabled(not running)

@@ -83,7 +83,7 @@ def first_pose(args: argparse.Namespace) -> None:
         window = new_window(args, settings_dir, None)
         window.show()
         draws = DrawCounter(window)
-        wait(app, lambda: window.state.pose is not None and draws.count > 0)
+        wait(app, lambda: window.state.walk.pose is not None and draws.count > 0)
         print(f"{imported:.3f} {time.time() - args.started:.3f}")
         window.close()
 
@@ -125,7 +125,7 @@ def slider_and_drops(args: argparse.Namespace) -> tuple[list[float], list[float]
         window = new_window(args, settings_dir, [SAMPLE_PHOTO])
         window.show()
         draws = DrawCounter(window)
-        wait(app, lambda: window.controller.idle() and window.state.pose is not None
+        wait(app, lambda: window.controller.idle() and window.state.walk.pose is not None
              and draws.count > 0)
 
         def timed(action) -> float:
@@ -148,8 +148,8 @@ def slider_and_drops(args: argparse.Namespace) -> tuple[list[float], list[float]
             before = draws.count
             t0 = time.perf_counter()
             drop(window, path)
-            wait(app, lambda p=path, b=before: window.state.picture is not None
-                 and window.state.picture.path == p and window.controller.idle()
+            wait(app, lambda p=path, b=before: window.state.source.picture is not None
+                 and window.state.source.picture.path == p and window.controller.idle()
                  and draws.count > b)
             drops.append(time.perf_counter() - t0)
         window.close()
@@ -171,7 +171,7 @@ def live_view(args: argparse.Namespace) -> tuple[list[float], float]:
         write_people_video(clip, int(30 * (args.live_s + 5)), size=(640, 480), fps=30)
         window = new_window(args, settings_dir, None)
         window.show()
-        wait(app, lambda: window.controller.idle() and window.state.pose is not None)
+        wait(app, lambda: window.controller.idle() and window.state.walk.pose is not None)
         live = window.live_panel
         window.tabs.setCurrentWidget(live)
         latencies: list[float] = []

@@ -89,10 +89,10 @@ def main() -> None:
     for slider, step in zip(window.latent_panel.sliders, (60.0, 40.0)):  # bend both knees (°)
         slider.setValue(slider.value() + step)
     shoot(app, window, args.out / "screenshot_latent.png")
-    window.controller.reset_walk()
+    window.controller.walk.reset()
 
     window.tabs.setCurrentWidget(window.compare_panel)
-    window.controller.add_comparisons(COMPARED)
+    window.controller.compare.add(COMPARED)
     shoot(app, window, args.out / "screenshot_compare.png")
 
     window.tabs.setCurrentWidget(window.virtual_panel)
@@ -109,15 +109,15 @@ def main() -> None:
     write_video(media / "clip.avi", [COMPARED[1]] * 3 + [STANDING] * 3, size=(320, 240))
     window.tabs.setCurrentWidget(window.library_panel)
     window.library_panel.directory.setText(str(work / "library"))
-    window.controller.build_library(work / "library", [media])
+    window.controller.library.build(work / "library", [media])
     shoot(app, window, args.out / "screenshot_library.png")
 
     # A video of the test photos in turn: the activity label track under the timeline.
     window.tabs.setCurrentWidget(window.pose_panel.parentWidget())
     clip = [*PHOTOS[:2] * 12, *PHOTOS[2:] * 10]  # arms out and up, then lunges and standing
-    window.controller.open_path(write_video(work / "poses.avi", clip, size=(320, 240), fps=4))
+    window.controller.files.open_path(write_video(work / "poses.avi", clip, size=(320, 240), fps=4))
     settle(app, window)
-    window.controller.set_frame(len(window.state.sequence.poses) // 2)
+    window.controller.pose.set_frame(len(window.state.source.sequence.poses) // 2)
     shoot(app, window, args.out / "screenshot_activity.png")
 
     # A small training run on the test poses, to show the curves.

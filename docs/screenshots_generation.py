@@ -36,23 +36,23 @@ def main() -> None:
     walk.keep_near.setChecked(False)
     shoot(app, window, args.out / "screenshot_walk_high_unbounded.png")
     walk.keep_near.setChecked(True)
-    controller.reset_walk()
+    controller.walk.reset()
 
     # A drag: both ankles pinned, the right wrist pulled up and forward.
     window.findChild(QDockWidget, "Pose editing").raise_()
     for joint in ("l_ankle", "r_ankle"):
         generation.toggle_pin(joint)
     settle(app, window)
-    wrist = window.state.pose[H36M17.index("r_wrist")]
+    wrist = window.state.walk.pose[H36M17.index("r_wrist")]
     generation.drag("r_wrist", wrist + np.array([0.0, 0.25, 0.45], dtype=np.float32))
     generation.end_drag()
     shoot(app, window, args.out / "screenshot_drag_edit.png")
 
     # An in-between motion of two gallery poses, shown half-way.
-    hits = window.state.hits
-    controller.show_hit(hits[1])
+    hits = window.state.search.hits
+    controller.search.show_hit(hits[1])
     generation.set_endpoint("start")
-    controller.show_hit(hits[-1])
+    controller.search.show_hit(hits[-1])
     generation.set_endpoint("end")
     settle(app, window)  # the motion is computed in a job
     panel = window.edit_panel

@@ -24,3 +24,16 @@ def test_importing_the_core_and_cli_loads_no_gui_module():
     )
     result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_importing_the_gui_state_loads_no_qt():
+    # The static contract (pyproject) sees imports; this sees what importing really loads.
+    code = (
+        "import sys, app.state, app.history;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6','shiboken6','vispy','pyqtgraph','superqt','qtpy')];"
+        "print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

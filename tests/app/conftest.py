@@ -39,7 +39,7 @@ def window(qtbot, tiny_checkpoint, tiny_gallery, tmp_path):
                      settings=settings)
     win.show()
     qtbot.waitExposed(win)
-    wait_idle(qtbot, win, lambda: win.state.pose is not None and bool(win.state.hits))
+    wait_idle(qtbot, win, lambda: win.state.walk.pose is not None and bool(win.state.search.hits))
     yield win
     win.close()
     QThreadPool.globalInstance().waitForDone(STARTUP_TIMEOUT_MS)  # cancelled jobs run out

@@ -23,8 +23,8 @@ def classifier(tiny_model, small_poses) -> ActivityClassifier:
 @pytest.fixture
 def labelled(window, qtbot, classifier, tmp_path):
     """The window using the tiny classifier, opened from its file as a user would."""
-    window.controller.open_classifier(classifier.save(tmp_path / "activities.npz"))
-    wait_idle(qtbot, window, lambda: window.state.classifier is not None)
+    window.controller.activity.open_classifier(classifier.save(tmp_path / "activities.npz"))
+    wait_idle(qtbot, window, lambda: window.state.activity.classifier is not None)
     return window
 
 
@@ -45,12 +45,12 @@ def test_another_models_classifier_is_a_note_not_an_error(window):
     labels = window.pose_panel.activity
     assert labels.text() == NO_CLASSIFIER and not labels.isEnabled()
     assert "another V-VIPE checkpoint" in labels.toolTip()
-    assert window.state.activity == [] and window.error_text() == ""
+    assert window.state.activity.labels == [] and window.error_text() == ""
 
 
 def test_dropping_a_photo_shows_its_three_best_labels(labelled, qtbot, classifier):
     drop_files(labelled, [Y_POSE])
-    wait_idle(qtbot, labelled, lambda: labelled.state.picture.path == Y_POSE)
+    wait_idle(qtbot, labelled, lambda: labelled.state.source.picture.path == Y_POSE)
     with PoseDetector() as detector:
         person = detector.detect_person(Y_POSE)
     shown = shown_labels(labelled)
@@ -61,15 +61,15 @@ def test_dropping_a_photo_shows_its_three_best_labels(labelled, qtbot, classifie
     slider = labelled.latent_panel.sliders[0]
     slider.setValue(slider.minimum())
     wait_idle(qtbot, labelled)
-    assert shown_labels(labelled) == expected(classifier.predict_3d(labelled.state.pose[None]))
+    assert shown_labels(labelled) == expected(classifier.predict_3d(labelled.state.walk.pose[None]))
 
 
 def test_a_video_gets_a_label_track_that_follows_the_timeline(labelled, qtbot, classifier,
                                                               tmp_path):
     video = write_video(tmp_path / "clip.avi", [T_POSE, T_POSE, None, Y_POSE, Y_POSE])
     drop_files(labelled, [video])
-    wait_idle(qtbot, labelled, lambda: bool(labelled.state.activity_track))
-    sequence, track = labelled.state.sequence, labelled.state.activity_track
+    wait_idle(qtbot, labelled, lambda: bool(labelled.state.activity.track))
+    sequence, track = labelled.state.source.sequence, labelled.state.activity.track
     assert track == classifier.predict_windows(sequence.keypoints, thin_frames=True).segments()
     assert track[0].start == 0 and track[-1].stop == len(sequence.poses) == 5
     assert all(a.stop == b.start for a, b in pairwise(track))
@@ -88,9 +88,9 @@ def test_a_video_gets_a_label_track_that_follows_the_timeline(labelled, qtbot, c
 def test_a_pose_files_track_changes_label_along_the_timeline(labelled, qtbot, classifier,
                                                              small_poses):
     drop_files(labelled, [Path(SMALL_POSES)])
-    wait_idle(qtbot, labelled, lambda: bool(labelled.state.activity_track))
-    track = labelled.state.activity_track
-    assert track == classifier.predict_windows(labelled.state.sequence.poses,
+    wait_idle(qtbot, labelled, lambda: bool(labelled.state.activity.track))
+    track = labelled.state.activity.track
+    assert track == classifier.predict_windows(labelled.state.source.sequence.poses,
                                                thin_frames=True).segments()
     assert len(track) >= 2 and track[-1].stop == len(small_poses)
     labels = labelled.pose_panel.activity

@@ -52,7 +52,7 @@ def new_window(qtbot, tiny_checkpoint, tiny_gallery, settings, open_files=(T_POS
                      open_files=list(open_files), settings=settings)
     win.show()
     qtbot.waitExposed(win)
-    wait_idle(qtbot, win, lambda: win.state.pose is not None)
+    wait_idle(qtbot, win, lambda: win.state.walk.pose is not None)
     return win
 
 
@@ -67,14 +67,14 @@ def close_window(win) -> None:
 def test_an_exported_video_reopens_as_the_same_sequence(window, qtbot, tmp_path, suffix):
     video = write_video(tmp_path / "clip.avi", [T_POSE, T_POSE, None, Y_POSE], fps=10)
     drop_files(window, [video])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
-    lifted = window.state.sequence
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
+    lifted = window.state.source.sequence
     exported = tmp_path / f"clip{suffix}"
-    window.controller.export_poses(exported)
+    window.controller.pose.export_poses(exported)
     drop_files(window, [exported])
-    wait_idle(qtbot, window, lambda: window.state.sequence.path == exported)
+    wait_idle(qtbot, window, lambda: window.state.source.sequence.path == exported)
     assert window.error_text() == ""
-    reopened = window.state.sequence
+    reopened = window.state.source.sequence
     np.testing.assert_allclose(reopened.poses, lifted.poses, atol=1e-4, equal_nan=True)
     assert reopened.fps == 10
     window.pose_panel.timeline.slider.setValue(3)
@@ -90,7 +90,7 @@ def test_a_success_clears_the_error_and_the_error_moves_nothing(window, qtbot, t
     assert "cannot open '.txt'" in window.error_text()
     assert tab_bar.mapTo(window, QPoint(0, 0)) == where  # the tabs stay under the mouse
     drop_files(window, [Y_POSE])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
     assert window.error_text() == "" and not window.error_bar.isVisible()
     assert "yogait_letter_y" in window.statusBar().currentMessage()
 
@@ -166,7 +166,7 @@ def test_started_from_another_folder_nothing_depends_on_it(
 
         # Dialogs open where the user last was, with a name from the shown file.
         drop_files(win, [Y_POSE])
-        wait_idle(qtbot, win, lambda: win.state.picture.path == Y_POSE)
+        wait_idle(qtbot, win, lambda: win.state.source.picture.path == Y_POSE)
         asked = {}
 
         def save_dialog(parent, caption, start, name_filter):
@@ -196,32 +196,32 @@ def test_a_dropped_folder_opens_every_picture_with_back_and_forward(window, qtbo
         shutil.copy(photo, folder / photo.name)
     drop_files(window, [folder])
     names = sorted(p.name for p in folder.iterdir())
-    wait_idle(qtbot, window, lambda: window.state.picture.path.name == names[0])
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path.name == names[0])
     assert window.error_text() == "" and "3 pictures" in window.statusBar().currentMessage()
-    seen = [window.state.picture.path.name]
+    seen = [window.state.source.picture.path.name]
     for _ in names[1:]:
         window.forward_action.trigger()
-        seen.append(window.state.picture.path.name)
+        seen.append(window.state.source.picture.path.name)
     assert seen == names and not window.forward_action.isEnabled()
     with PoseDetector() as detector:
         last = detector.detect_person(folder / names[-1])
     np.testing.assert_allclose(window.pose_panel.view.joints(),
                                tiny_model.lift(last.keypoints[None])[0], atol=1e-5)
     window.back_action.trigger()
-    assert window.state.picture.path.name == names[1]
+    assert window.state.source.picture.path.name == names[1]
 
 
 def test_several_dropped_photos_all_open(window, qtbot):
     drop_files(window, [Y_POSE, STANDING])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE.resolve())
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE.resolve())
     window.forward_action.trigger()
-    assert window.state.picture.path == STANDING.resolve()
+    assert window.state.source.picture.path == STANDING.resolve()
 
 
 def test_a_video_among_dropped_photos_is_named_not_dropped_silently(window, qtbot, tmp_path):
     video = write_video(tmp_path / "clip.avi", [T_POSE])
     drop_files(window, [Y_POSE, video])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE.resolve())
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE.resolve())
     assert "clip.avi" in window.error_text() and "one at a time" in window.error_text()
 
 
@@ -230,23 +230,23 @@ def test_back_returns_from_a_gallery_hit_to_the_photos_pose(window, qtbot):
     photo_pose = window.pose_panel.view.joints()
     assert not window.back_action.isEnabled()
     lst = window.gallery_panel.list
-    hit = window.state.hits[1]
+    hit = window.state.search.hits[1]
     click_item(qtbot, lst, lst.item(1))
     np.testing.assert_array_equal(window.pose_panel.view.joints(), hit.pose)
     assert window.back_action.isEnabled()
     activate(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)  # Alt+←
     np.testing.assert_allclose(window.pose_panel.view.joints(), photo_pose, atol=1e-6)
-    assert window.state.picture.path == T_POSE
+    assert window.state.source.picture.path == T_POSE
     window.forward_action.trigger()
     np.testing.assert_array_equal(window.pose_panel.view.joints(), hit.pose)
 
 
 def test_back_returns_to_the_previous_photo(window, qtbot):
     drop_files(window, [Y_POSE])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
     window.back_action.trigger()
-    assert window.state.picture.path == T_POSE and "yogait_t_pose" in window.windowTitle()
+    assert window.state.source.picture.path == T_POSE and "yogait_t_pose" in window.windowTitle()
 
 
 def test_a_double_clicked_library_hit_is_shown_on_the_pose_tab(window, qtbot, tmp_path):
@@ -254,11 +254,11 @@ def test_a_double_clicked_library_hit_is_shown_on_the_pose_tab(window, qtbot, tm
     media.mkdir()
     shutil.copy(Y_POSE, media / Y_POSE.name)
     window.tabs.setCurrentWidget(window.library_panel)
-    window.controller.build_library(tmp_path / "lib", [media])
-    wait_idle(qtbot, window, lambda: bool(window.state.library_hits), timeout=RUN_TIMEOUT_MS)
+    window.controller.library.build(tmp_path / "lib", [media])
+    wait_idle(qtbot, window, lambda: bool(window.state.library.hits), timeout=RUN_TIMEOUT_MS)
     hits = window.library_panel.hits
     click_item(qtbot, hits, hits.item(0), double=True)
-    wait_idle(qtbot, window, lambda: window.state.picture.path.name == Y_POSE.name)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path.name == Y_POSE.name)
     assert window.tabs.currentIndex() == 0
 
 
@@ -273,8 +273,8 @@ def test_opening_a_photo_during_a_video_lift_says_the_lift_stopped(window, qtbot
     drop_files(window, [video])
     drop_files(window, [Y_POSE])
     assert "stopped lifting video long.avi" in window.statusBar().currentMessage()
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
-    assert window.state.sequence is None
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
+    assert window.state.source.sequence is None
 
 
 def test_cancel_says_what_it_stopped(window, qtbot, tmp_path):
@@ -304,7 +304,7 @@ def test_a_cancelled_video_lift_closes_its_detector(window, qtbot, tmp_path, clo
     window.cancel.click()
     QThreadPool.globalInstance().waitForDone(RUN_TIMEOUT_MS)
     assert len(closed_detectors) == 1
-    assert window.state.sequence is None and window.error_text() == ""
+    assert window.state.source.sequence is None and window.error_text() == ""
 
 
 def test_a_cancelled_indexing_keeps_every_finished_file(window, qtbot, tmp_path,
@@ -315,7 +315,7 @@ def test_a_cancelled_indexing_keeps_every_finished_file(window, qtbot, tmp_path,
     write_video(media / "b.avi", [T_POSE] * 40)
     window.controller.jobs.progress.connect(
         lambda done, total: done >= 1 and window.cancel.isVisible() and window.cancel.click())
-    window.controller.build_library(tmp_path / "lib", [media])
+    window.controller.library.build(tmp_path / "lib", [media])
     wait_idle(qtbot, window, timeout=RUN_TIMEOUT_MS)
     QThreadPool.globalInstance().waitForDone(RUN_TIMEOUT_MS)
     assert "cancelled: indexing" in window.statusBar().currentMessage()
@@ -348,7 +348,7 @@ def test_help_about_names_the_version_model_and_licences(window):
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     next(iter(help_menu.actions())).trigger()
     text = window.about_box.text()
-    assert "0.1" in text and window.state.model.source in text
+    assert "0.1" in text and window.state.source.model.source in text
     assert "Apache-2.0" in text and "CMU" in text and "LGPL" in text
     window.about_box.close()
 
@@ -361,16 +361,16 @@ def test_the_3d_view_has_a_legend(window):
 
 def test_space_and_arrows_play_and_step_a_sequence(window, qtbot):
     drop_files(window, [SMALL_POSES])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
     assert "small" in window.windowTitle()
     activate(qtbot, window)
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.keyClick(window, Qt.Key.Key_Right)
     qtbot.keyClick(window, Qt.Key.Key_Left)
-    assert window.state.frame == 1
+    assert window.state.source.frame == 1
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.pose_panel.timeline.play.isChecked()
-    qtbot.waitUntil(lambda: window.state.frame > 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.source.frame > 2, timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert not window.pose_panel.timeline.play.isChecked()
 

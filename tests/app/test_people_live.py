@@ -13,8 +13,8 @@ def test_a_two_person_picture_numbers_each_person_as_the_chooser_does(window, qt
     group = tmp_path / "two.png"
     cv2.imwrite(str(group), cv2.cvtColor(side_by_side([T_POSE, Y_POSE]), cv2.COLOR_RGB2BGR))
     drop_files(window, [group])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == group)
-    people, panel = window.state.people, window.picture_panel
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == group)
+    people, panel = window.state.source.people, window.picture_panel
     assert len(people) == 2
     assert [panel.people.itemText(i) for i in range(2)] == ["1 (largest)", "2"]
     labels = panel.view.labels()
@@ -32,8 +32,8 @@ def test_a_two_person_video_shows_both_and_the_chooser_picks_whose_timeline(wind
     video = tmp_path / "two.avi"
     write_people_video(video, 12)
     drop_files(window, [video])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
-    sequence, panel = window.state.sequence, window.picture_panel
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
+    sequence, panel = window.state.source.sequence, window.picture_panel
     assert sorted(sequence.people) == [1, 2] and panel.people.count() == 2
     window.pose_panel.timeline.slider.setValue(5)
     wait_idle(qtbot, window)
@@ -41,8 +41,8 @@ def test_a_two_person_video_shows_both_and_the_chooser_picks_whose_timeline(wind
     assert shown.shape == (2, 17, 3)  # both people, side by side
     panel.people.setCurrentIndex(1 - list(sequence.people).index(sequence.person))
     wait_idle(qtbot, window)
-    chosen = window.state.sequence
-    assert chosen.person != sequence.person and window.state.frame == 5
+    chosen = window.state.source.sequence
+    assert chosen.person != sequence.person and window.state.source.frame == 5
     assert chosen.people is sequence.people
     np.testing.assert_array_equal(window.pose_panel.view.joints()[chosen.person - 1],
                                   chosen.poses[5])
@@ -67,9 +67,9 @@ def test_live_view_with_a_file_as_camera_draws_records_and_snapshots(window, qtb
     assert sorted(label.number for label in live.picture.labels()) == [1, 2]
     assert live.picture.keypoints() is not None
     live.snapshot.click()
-    wait_idle(qtbot, window, lambda: window.state.pose is not None)
-    assert window.tabs.currentIndex() == 0 and len(window.state.people) == 2
-    assert window.state.picture.rgb.shape == live.frame.image.rgb.shape
+    wait_idle(qtbot, window, lambda: window.state.walk.pose is not None)
+    assert window.tabs.currentIndex() == 0 and len(window.state.source.people) == 2
+    assert window.state.source.picture.rgb.shape == live.frame.image.rgb.shape
     live.start_stop.click()  # stop
     qtbot.waitUntil(lambda: not live.running(), timeout=10_000)
     assert live.start_stop.text() == "Start"
@@ -86,24 +86,24 @@ def test_a_camera_that_cannot_be_opened_says_so_and_the_window_lives_on(window, 
     qtbot.waitUntil(lambda: not live.start_stop.isChecked(), timeout=5_000)
     assert live.start_stop.text() == "Start" and not live.running()
     drop_files(window, [Y_POSE])  # the window still works
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
 
 
 def test_playback_keeps_the_clock_and_similar_poses_follow_the_frame(window, qtbot, tmp_path):
     video = tmp_path / "clip.avi"
     write_people_video(video, 12)  # 10 fps
     drop_files(window, [video])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
     timeline = window.pose_panel.timeline
     now = [100.0]
     timeline.clock = lambda: now[0]
     searched_at: list[int] = []
-    window.state.hitsChanged.connect(lambda: searched_at.append(window.state.frame))
+    window.state.search.events.hits.connect(lambda: searched_at.append(window.state.source.frame))
     timeline.play.click()
     now[0] += 0.55  # showing frames took 0.55 s: frames 1 to 4 are skipped, not slowed down
-    qtbot.waitUntil(lambda: window.state.frame == 5, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.source.frame == 5, timeout=5000)
     now[0] += 0.3
-    qtbot.waitUntil(lambda: window.state.frame == 8, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.source.frame == 8, timeout=5000)
     qtbot.waitUntil(lambda: 8 in searched_at, timeout=5000)  # while still playing
     assert timeline.play.isChecked() and 1 not in searched_at
     timeline.play.click()

@@ -36,11 +36,11 @@ def test_a_failed_config_save_keeps_the_previous_file_and_says_why(window, tmp_p
         window.train_panel.save_config(target)
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir() if p.name != "settings.ini"] == ["train.toml"]
-    assert window.state.message == f"{target}: file too large for this system's limit"
-    assert window.state.message_is_error
+    assert window.state.status.message == f"{target}: file too large for this system's limit"
+    assert window.state.status.is_error
     target.write_text("batch_size = 0\n")
     window.train_panel.load_config(target)
-    assert window.state.message == f"{target}: batch_size = 0: must be at least 2"
+    assert window.state.status.message == f"{target}: batch_size = 0: must be at least 2"
 
 
 def test_train_cancel_resume_and_load_into_the_viewer(window, qtbot, tmp_path):
@@ -81,8 +81,8 @@ def test_train_cancel_resume_and_load_into_the_viewer(window, qtbot, tmp_path):
 
     assert panel.load_result.isEnabled()
     panel.load_result.click()
-    wait_idle(qtbot, window, lambda: window.state.model.source == str(out))
-    assert window.state.gallery.checkpoint == str(out)
+    wait_idle(qtbot, window, lambda: window.state.source.model.source == str(out))
+    assert window.state.source.gallery.checkpoint == str(out)
     assert window.pose_panel.view.joints().shape == (17, 3)
 
 
@@ -94,32 +94,33 @@ def test_a_library_is_built_searched_and_a_video_hit_opens_at_its_frame(window, 
         shutil.copy(photo, media / photo.name)
     write_video(media / "clip.avi", [None, STANDING, STANDING])
     window.tabs.setCurrentWidget(window.library_panel)
-    window.controller.build_library(tmp_path / "lib", [media])
-    wait_idle(qtbot, window, lambda: bool(window.state.library_hits), timeout=RUN_TIMEOUT_MS)
-    hits = window.state.library_hits
-    assert len(window.state.library) == 4 and len(hits) == 4
+    window.controller.library.build(tmp_path / "lib", [media])
+    wait_idle(qtbot, window, lambda: bool(window.state.library.hits), timeout=RUN_TIMEOUT_MS)
+    hits = window.state.library.hits
+    assert len(window.state.library.library) == 4 and len(hits) == 4
     assert Path(hits[0][0].entry.file).name == T_POSE.name  # the shown photo finds itself
     panel = window.library_panel
     assert panel.hits.count() == 4 and T_POSE.name in panel.hits.item(0).text()
     row = next(i for i, (hit, _) in enumerate(hits) if hit.entry.frame == 2)
     assert "0.20 s" in panel.hits.item(row).text()
     panel.hits.itemDoubleClicked.emit(panel.hits.item(row))
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None, timeout=RUN_TIMEOUT_MS)
-    assert window.state.frame == 2 and window.state.video_frame is not None
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None,
+              timeout=RUN_TIMEOUT_MS)
+    assert window.state.source.frame == 2 and window.state.source.video_frame is not None
 
 
 def test_indexing_can_be_cancelled_and_built_again(window, qtbot, tmp_path):
     media = tmp_path / "media"
     media.mkdir()
     write_video(media / "long.avi", [T_POSE] * 40)
-    window.controller.build_library(tmp_path / "lib", [media])
+    window.controller.library.build(tmp_path / "lib", [media])
     assert window.cancel.isVisibleTo(window)
     window.cancel.click()
     wait_idle(qtbot, window)
-    assert window.state.library_hits == [] and window.error_text() == ""
-    window.controller.build_library(tmp_path / "lib", [media])
-    wait_idle(qtbot, window, lambda: bool(window.state.library_hits), timeout=RUN_TIMEOUT_MS)
-    assert len(window.state.library) == 40
+    assert window.state.library.hits == [] and window.error_text() == ""
+    window.controller.library.build(tmp_path / "lib", [media])
+    wait_idle(qtbot, window, lambda: bool(window.state.library.hits), timeout=RUN_TIMEOUT_MS)
+    assert len(window.state.library.library) == 40
 
 
 def test_a_picture_hit_opens_with_its_person_selected(window, qtbot, tmp_path):
@@ -131,9 +132,9 @@ def test_a_picture_hit_opens_with_its_person_selected(window, qtbot, tmp_path):
     group = tmp_path / "media" / "group.png"
     group.parent.mkdir()
     cv2.imwrite(str(group), np.hstack([left, right]))
-    window.controller.build_library(tmp_path / "lib", [group.parent])
-    wait_idle(qtbot, window, lambda: bool(window.state.library_hits), timeout=RUN_TIMEOUT_MS)
-    second = next(hit for hit, _ in window.state.library_hits if hit.entry.person == 1)
-    window.controller.open_library_hit(second)
-    wait_idle(qtbot, window, lambda: window.state.picture.path == group.resolve())
-    assert window.state.person == 1 and window.picture_panel.people.currentIndex() == 1
+    window.controller.library.build(tmp_path / "lib", [group.parent])
+    wait_idle(qtbot, window, lambda: bool(window.state.library.hits), timeout=RUN_TIMEOUT_MS)
+    second = next(hit for hit, _ in window.state.library.hits if hit.entry.person == 1)
+    window.controller.library.open_hit(second)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == group.resolve())
+    assert window.state.source.person == 1 and window.picture_panel.people.currentIndex() == 1

@@ -10,14 +10,14 @@ from tests.app.conftest import wait_idle
 
 def test_photo_hits_show_their_fit_until_the_walk_moves_away(window, qtbot):
     panel, state = window.gallery_panel, window.state
-    assert all(hit.verified for hit in state.hits)
-    assert panel.fit_errors() == [round(100 * hit.fit, 1) for hit in state.hits]
+    assert all(hit.verified for hit in state.search.hits)
+    assert panel.fit_errors() == [round(100 * hit.fit, 1) for hit in state.search.hits]
     assert panel.fit_errors() == sorted(panel.fit_errors())
-    assert panel.distances() == pytest.approx([hit.distance for hit in state.hits], abs=1e-3)
+    assert panel.distances() == pytest.approx([hit.distance for hit in state.search.hits], abs=1e-3)
     assert "Best fit to the photo" in panel.ranking.text()
     slider = window.latent_panel.sliders[0]
     slider.setValue((slider.minimum() + slider.maximum()) / 2)  # no longer the photo's pose
-    wait_idle(qtbot, window, lambda: not state.hits[0].verified)
+    wait_idle(qtbot, window, lambda: not state.search.hits[0].verified)
     assert panel.fit_errors() == [] and panel.distances() == sorted(panel.distances())
     assert "Nearest in the embedding" in panel.ranking.text()
 
@@ -42,21 +42,24 @@ def test_overlay_lays_the_selected_hit_on_the_photo(window, qtbot):
     before = view.grab().toImage()
     qtbot.mouseClick(panel.overlay, Qt.MouseButton.LeftButton, pos=panel.overlay.rect().center())
     assert panel.overlay.isChecked()
-    np.testing.assert_array_equal(state.overlay, state.hits[0].projected)  # the best one first
+    # The best one first.
+    np.testing.assert_array_equal(state.search.overlay, state.search.hits[0].projected)
     image = view.grab().toImage()
-    midpoints = _bone_midpoints(view, state.overlay)
+    midpoints = _bone_midpoints(view, state.search.overlay)
     assert len(midpoints) >= 8
     assert np.mean([_is_overlay(image, m) for m in midpoints]) > 0.8
     assert np.mean([_is_overlay(before, m) for m in midpoints]) < 0.3
     # The fitted projection lies on the person: near the detected keypoints.
-    person = state.people[state.person]
+    person = state.source.people[state.source.person]
     size = np.ptp(person.keypoints[np.isfinite(person.keypoints).all(1)], axis=0).max()
     known = np.isfinite(person.keypoints).all(1)
-    assert np.median(np.linalg.norm(state.overlay - person.keypoints, axis=1)[known]) < 0.2 * size
+    off = np.linalg.norm(state.search.overlay - person.keypoints, axis=1)[known]
+    assert np.median(off) < 0.2 * size
     # Clicking another hit lays that one on the photo; unticking removes it.
     panel.list.itemClicked.emit(panel.list.item(2))
-    np.testing.assert_array_equal(state.overlay, state.hits[2].projected)
+    np.testing.assert_array_equal(state.search.overlay, state.search.hits[2].projected)
     qtbot.mouseClick(panel.overlay, Qt.MouseButton.LeftButton, pos=panel.overlay.rect().center())
-    assert state.overlay is None
+    assert state.search.overlay is None
     after = view.grab().toImage()
-    assert not any(_is_overlay(after, m) for m in _bone_midpoints(view, state.hits[2].projected))
+    midpoints = _bone_midpoints(view, state.search.hits[2].projected)
+    assert not any(_is_overlay(after, m) for m in midpoints)

@@ -18,13 +18,13 @@ def test_startup_shows_the_lifted_photo_and_its_neighbours(window, tiny_model, d
     shown = window.pose_panel.view.joints()
     assert shown.shape == (17, 3)
     np.testing.assert_allclose(shown, tiny_model.lift(detected[T_POSE].keypoints[None])[0], atol=1e-5)
-    assert window.gallery_panel.list.count() == window.controller.k
+    assert window.gallery_panel.list.count() == window.controller.state.search.k
     assert window.error_text() == ""
 
 
 def test_dropping_a_photo_shows_its_lifted_pose(window, qtbot, tiny_model, detected):
     drop_files(window, [Y_POSE])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
     person = detected[Y_POSE]
     np.testing.assert_allclose(window.picture_panel.view.keypoints(), person.keypoints_raw)
     shown = window.pose_panel.view.joints()
@@ -36,29 +36,30 @@ def test_dropping_a_photo_shows_its_lifted_pose(window, qtbot, tiny_model, detec
 def test_latent_slider_shows_the_decoded_new_latent(window, qtbot, tiny_model):
     state = window.state
     before = window.pose_panel.view.joints()
-    start = state.axes.coordinates(state.anchor.latent)
-    np.testing.assert_array_equal(state.coordinates, start)  # sliders begin at the photo's pose
+    start = state.source.axes.coordinates(state.walk.anchor.latent)
+    # The sliders begin at the photo's pose.
+    np.testing.assert_array_equal(state.walk.coordinates, start)
     slider = window.latent_panel.sliders[0]
     slider.setValue((slider.minimum() + slider.maximum()) / 2)
     wait_idle(qtbot, window)
-    assert state.coordinates[0] == pytest.approx(slider.value())
-    np.testing.assert_array_equal(state.coordinates[1:], start[1:])
-    np.testing.assert_allclose(state.latent, state.axes.move_to(state.anchor.latent,
-                                                                state.coordinates), atol=1e-6)
+    assert state.walk.coordinates[0] == pytest.approx(slider.value())
+    np.testing.assert_array_equal(state.walk.coordinates[1:], start[1:])
+    moved = state.source.axes.move_to(state.walk.anchor.latent, state.walk.coordinates)
+    np.testing.assert_allclose(state.walk.latent, moved, atol=1e-6)
     shown = window.pose_panel.view.joints()
-    body = state.anchor.pose  # walks keep the photo's body
-    np.testing.assert_allclose(shown, tiny_model.decode(state.latent[None], body=body)[0],
+    body = state.walk.anchor.pose  # walks keep the photo's body
+    np.testing.assert_allclose(shown, tiny_model.decode(state.walk.latent[None], body=body)[0],
                                atol=1e-6)
     assert not np.allclose(shown, before)
 
 
 def test_variation_resamples_around_the_latent(window, qtbot, tiny_model):
     window.latent_panel.sigma.setValue(0.5)
-    first = window.state.latent.copy()
+    first = window.state.walk.latent.copy()
     window.latent_panel.resample.click()
-    second = window.state.latent
+    second = window.state.walk.latent
     assert not np.allclose(first, second)
-    body = window.state.anchor.pose
+    body = window.state.walk.anchor.pose
     np.testing.assert_allclose(window.pose_panel.view.joints(),
                                tiny_model.decode(second[None], body=body)[0], atol=1e-6)
 
@@ -68,7 +69,7 @@ def test_gallery_lists_k_hits_by_fit_and_a_click_shows_one(window, qtbot):
     wait_idle(qtbot, window, lambda: window.gallery_panel.list.count() == 5)
     fits = window.gallery_panel.fit_errors()  # a photo's hits are checked against it
     assert len(fits) == 5 and fits == sorted(fits)
-    hit = window.state.hits[2]
+    hit = window.state.search.hits[2]
     item = window.gallery_panel.list.item(2)
     assert hit.sequence in item.text()
     window.gallery_panel.list.itemClicked.emit(item)
@@ -80,7 +81,7 @@ def test_comparing_two_photos_gives_a_two_by_two_distance_matrix(window, qtbot, 
                                                                  detected):
     window.tabs.setCurrentWidget(window.compare_panel)
     drop_files(window.compare_panel, [T_POSE, Y_POSE])
-    wait_idle(qtbot, window, lambda: len(window.state.comparisons) == 2)
+    wait_idle(qtbot, window, lambda: len(window.state.compare.comparisons) == 2)
     matrix = window.compare_panel.matrix
     assert (matrix.rowCount(), matrix.columnCount()) == (2, 2)
     values = np.array([[float(matrix.item(i, j).text()) for j in range(2)] for i in range(2)])
@@ -92,7 +93,7 @@ def test_comparing_two_photos_gives_a_two_by_two_distance_matrix(window, qtbot, 
 def test_virtual_cameras_show_n_views_lifted_back(window, qtbot, tiny_model):
     window.tabs.setCurrentWidget(window.virtual_panel)
     window.virtual_panel.count.setValue(5)
-    views = window.state.virtual
+    views = window.state.virtual.views
     assert len(window.virtual_panel.sketches) == 5
     for sketch, points in zip(window.virtual_panel.sketches, views.keypoints):
         np.testing.assert_array_equal(sketch.points(), points)
@@ -113,7 +114,7 @@ def test_a_corrupt_file_shows_an_error_and_the_window_lives_on(window, qtbot, tm
     assert window.isVisible()
     np.testing.assert_array_equal(window.pose_panel.view.joints(), before)
     drop_files(window, [Y_POSE])  # still usable
-    wait_idle(qtbot, window, lambda: window.state.picture.path == Y_POSE)
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == Y_POSE)
 
 
 def test_an_unknown_file_type_is_refused_clearly(window, tmp_path):
@@ -122,11 +123,11 @@ def test_an_unknown_file_type_is_refused_clearly(window, tmp_path):
 
 
 def test_dropping_a_checkpoint_swaps_the_model_and_relifts(window, qtbot, tiny_checkpoint):
-    old = window.state.model
+    old = window.state.source.model
     pose = window.pose_panel.view.joints()
     drop_files(window, [tiny_checkpoint])
-    wait_idle(qtbot, window, lambda: window.state.model is not old)
-    assert window.state.gallery.checkpoint == window.state.model.source
+    wait_idle(qtbot, window, lambda: window.state.source.model is not old)
+    assert window.state.source.gallery.checkpoint == window.state.source.model.source
     np.testing.assert_allclose(window.pose_panel.view.joints(), pose, atol=1e-5)
 
 
@@ -134,14 +135,14 @@ def test_a_pose_file_plays_on_the_timeline(window, qtbot, small_poses, tiny_mode
     from tests.helpers import SMALL_POSES
 
     drop_files(window, [SMALL_POSES])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
     timeline = window.pose_panel.timeline
     assert timeline.isVisible() and timeline.slider.maximum() == len(small_poses) - 1
     timeline.slider.setValue(10)
     expected = tiny_model.canonicalize(small_poses.poses[10:11])[0]
     np.testing.assert_allclose(window.pose_panel.view.joints(), expected, atol=1e-6)
     timeline.play.click()
-    qtbot.waitUntil(lambda: window.state.frame > 11, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.source.frame > 11, timeout=5000)
     timeline.play.click()
 
 
@@ -163,8 +164,8 @@ def test_geometry_and_docks_are_saved_in_the_settings(window):
 def test_a_dropped_video_is_lifted_frame_by_frame(window, qtbot, tmp_path):
     video = write_video(tmp_path / "clip.avi", [T_POSE, T_POSE, None, Y_POSE])
     drop_files(window, [video])
-    wait_idle(qtbot, window, lambda: window.state.sequence is not None)
-    sequence = window.state.sequence
+    wait_idle(qtbot, window, lambda: window.state.source.sequence is not None)
+    sequence = window.state.source.sequence
     assert len(sequence.poses) == 4 and np.isnan(sequence.poses[2]).all()
     timeline = window.pose_panel.timeline
     timeline.slider.setValue(3)
@@ -178,7 +179,7 @@ def test_cancel_stops_a_running_video(window, qtbot, tmp_path):
     assert window.cancel.isVisibleTo(window)
     window.cancel.click()
     wait_idle(qtbot, window)
-    assert window.state.sequence is None and window.error_text() == ""
+    assert window.state.source.sequence is None and window.error_text() == ""
 
 
 def test_each_person_of_a_group_photo_can_be_lifted(window, qtbot, tmp_path, tiny_model):
@@ -189,8 +190,8 @@ def test_each_person_of_a_group_photo_can_be_lifted(window, qtbot, tmp_path, tin
     group = tmp_path / "group.png"
     cv2.imwrite(str(group), np.hstack([left, right]))
     drop_files(window, [group])
-    wait_idle(qtbot, window, lambda: window.state.picture.path == group)
-    people = window.state.people
+    wait_idle(qtbot, window, lambda: window.state.source.picture.path == group)
+    people = window.state.source.people
     assert len(people) == 2 and window.picture_panel.people.count() == 2
     window.picture_panel.people.setCurrentIndex(1)
     wait_idle(qtbot, window)
