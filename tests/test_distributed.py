@@ -1,0 +1,130 @@
+"""Training over two processes (gloo on the CPU) against one process on the same global batch."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from tests.helpers import tiny_config
+from vvipe_core import VVIPE, checkpoint, distributed
+from vvipe_core.config import ConfigError
+from vvipe_core.train import Trainer
+
+ROOT = Path(__file__).parent.parent
+
+
+def _layers_worker(rank: int, init_file: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    for shape in [(12, 6), (12, 6, 5)]:  # the MLPs' (N, C) and the graph network's (N, C, joints)
+        x = torch.randn(shape) * 3 + 1
+        mine = distributed.share(x).clone().requires_grad_()
+        whole = x.clone().requires_grad_()
+        plain, synced = nn.BatchNorm1d(6), distributed.convert(nn.Sequential(nn.BatchNorm1d(6)))[0]
+        assert type(synced) is distributed.SyncBatchNorm1d
+        probe = torch.randn(shape)  # a loss that weighs every output differently
+        expected = plain(whole)
+        (expected * probe).sum().backward()
+        out = synced(mine)
+        (out * distributed.share(probe)).sum().backward()
+        torch.testing.assert_close(out, distributed.share(expected.detach()))
+        torch.testing.assert_close(mine.grad, distributed.share(whole.grad))
+        for name in ("weight", "bias"):  # per-rank gradients add up to the whole batch's
+            grad = getattr(synced, name).grad.clone()
+            dist.all_reduce(grad)
+            torch.testing.assert_close(grad, getattr(plain, name).grad)
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            torch.testing.assert_close(getattr(synced, name), getattr(plain, name))
+
+    # Dropout masks and the VAE's noise: those one process draws for the global batch.
+    x = torch.randn(12, 6)
+    drop, global_drop = nn.Dropout(0.3), distributed.convert(nn.Sequential(nn.Dropout(0.3)))[0]
+    for views in (1, 2):  # two camera views: rows [view 0 share; view 1 share] of [view 0; view 1]
+        both = torch.cat([x] * views)
+        with torch.random.fork_rng():
+            expected = drop(both)
+        with distributed.views(views):
+            rows = distributed.rows(len(both) // 2)
+            local = global_drop(both[rows])
+        torch.testing.assert_close(local, expected[rows])
+    with torch.random.fork_rng():
+        expected = torch.empty(12, 6).normal_()
+    torch.testing.assert_close(distributed.standard_normal(distributed.share(x)),
+                               distributed.share(expected))
+    gathered = distributed.gather(distributed.share(x).requires_grad_())
+    torch.testing.assert_close(gathered, x)
+
+    assert distributed.any_rank(rank == 1) and not distributed.any_rank(False)
+    with pytest.raises(ConfigError, match="batch_size = 63 does not split over 2 processes"):
+        Trainer(tiny_config(batch_size=63), Path(init_file).with_suffix(".pt"))
+    dist.destroy_process_group()
+
+
+def test_synced_batch_norm_dropout_and_noise_match_one_process_on_the_whole_batch(tmp_path):
+    mp.spawn(_layers_worker, args=(str(tmp_path / "rendezvous"),), nprocs=2)
+
+
+def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+    """`torchrun --standalone --nproc_per_node=2 -m vvipe_core.cli train ARGS`, from this tree."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "vvipe_core.cli", "train", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                          env=os.environ | {"OMP_NUM_THREADS": "1"}, timeout=300)
+
+
+# Dropout, both triplet losses mined in the batch, two camera views per pose: everything random.
+CONFIG = tiny_config(model={"dropout": 0.1}, steps_per_epoch=1, vae_epochs=2, mapper_epochs=2,
+                     mapper_triplet_weight=1.0, mapper_gallery_triplet_weight=0.5)
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("ddp")
+    config, out = folder / "tiny.toml", folder / "two.pt"
+    config.write_text(CONFIG.to_toml())
+    result = _torchrun("--config", str(config), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("saved") == 1  # the first process reports, alone
+    assert "training on 2 processes (cpu)" in result.stdout
+    return config, out
+
+
+@pytest.mark.slow
+def test_two_processes_take_the_steps_one_process_takes(two_process_run, tmp_path):
+    """One step per epoch: the history holds each step's losses, means over the global batch."""
+    two = checkpoint.load(two_process_run[1])
+    one = checkpoint.load(Trainer(CONFIG, tmp_path / "one.pt").run())
+    history = [(a, b) for a, b in zip(one["metrics"]["history"], two["metrics"]["history"], strict=True)]
+    for n, (a, b) in enumerate(history):
+        assert a.keys() == b.keys() and {"triplet", "gallery_triplet"} <= history[-1][0].keys()
+        # The first step starts from the same weights; later ones from Adam steps on gradients
+        # that agree to float rounding.
+        losses = [k for k in a if k not in ("stage", "epoch") and not k.startswith("val")]
+        np.testing.assert_allclose([b[k] for k in losses], [a[k] for k in losses],
+                                   rtol=1e-5 if n == 0 else 2e-3)
+    model = VVIPE.load(two_process_run[1], device="cpu")
+    kp = np.random.default_rng(0).uniform(300, 700, (4, 17, 2))
+    assert model.lift(kp).shape == (4, 17, 3) and np.isfinite(model.lift(kp)).all()
+
+
+@pytest.mark.slow
+def test_a_two_process_run_resumed_under_torchrun_is_bit_identical(two_process_run, tmp_path):
+    config, whole = two_process_run
+    part = tmp_path / "part.pt"
+    first = _torchrun("--config", str(config), "--out", str(part), "--stage", "vae")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert checkpoint.load(part)["train_state"]["position"]["stage"] == "vae"
+    resumed = _torchrun("--resume", str(part), "--out", str(part))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    a, b = checkpoint.load(part), checkpoint.load(whole)
+    for net in ("vae", "mapper"):
+        for k, tensor in a[net].items():
+            assert torch.equal(tensor, b[net][k]), k
+    assert a["metrics"] == b["metrics"]
