@@ -23,8 +23,9 @@ def _layers_worker(rank: int, init_file: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     torch.manual_seed(0)
-    for shape in [(12, 6), (12, 6, 5)]:  # the MLPs' (N, C) and the graph network's (N, C, joints)
-        x = torch.randn(shape) * 3 + 1
+    # The MLPs' (N, C) and the graph network's (N, C, joints), a transposed view.
+    for x in (torch.randn(12, 6), torch.randn(12, 5, 6).transpose(1, 2)):
+        x, shape = x * 3 + 1, x.shape
         mine = distributed.share(x).clone().requires_grad_()
         whole = x.clone().requires_grad_()
         plain, synced = nn.BatchNorm1d(6), distributed.convert(nn.Sequential(nn.BatchNorm1d(6)))[0]
@@ -35,6 +36,7 @@ def _layers_worker(rank: int, init_file: str) -> None:
         out = synced(mine)
         (out * distributed.share(probe)).sum().backward()
         torch.testing.assert_close(out, distributed.share(expected.detach()))
+        assert out.stride() == expected.stride()  # the layout dropout masks follow
         torch.testing.assert_close(mine.grad, distributed.share(whole.grad))
         for name in ("weight", "bias"):  # per-rank gradients add up to the whole batch's
             grad = getattr(synced, name).grad.clone()
@@ -44,16 +46,19 @@ def _layers_worker(rank: int, init_file: str) -> None:
             torch.testing.assert_close(getattr(synced, name), getattr(plain, name))
 
     # Dropout masks and the VAE's noise: those one process draws for the global batch.
-    x = torch.randn(12, 6)
     drop, global_drop = nn.Dropout(0.3), distributed.convert(nn.Sequential(nn.Dropout(0.3)))[0]
     for views in (1, 2):  # two camera views: rows [view 0 share; view 1 share] of [view 0; view 1]
-        both = torch.cat([x] * views)
-        with torch.random.fork_rng():
-            expected = drop(both)
         with distributed.views(views):
-            rows = distributed.rows(len(both) // 2)
-            local = global_drop(both[rows])
-        torch.testing.assert_close(local, expected[rows])
+            rows = distributed.rows(12 * views // 2)
+        # The MLPs' rows, and the graph network's (N, joints, C) features: a transposed view.
+        for base, layout in ((torch.randn(12 * views, 6), lambda t: t),
+                             (torch.randn(12 * views, 6, 5), lambda t: t.transpose(1, 2))):
+            with torch.random.fork_rng():
+                expected = drop(layout(base))
+            with distributed.views(views):
+                local = global_drop(layout(base[rows]))
+            torch.testing.assert_close(local, expected[rows])
+    x = torch.randn(12, 6)
     with torch.random.fork_rng():
         expected = torch.empty(12, 6).normal_()
     torch.testing.assert_close(distributed.standard_normal(distributed.share(x)),

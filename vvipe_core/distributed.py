@@ -138,6 +138,7 @@ class SyncBatchNorm1d(nn.BatchNorm1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(x)
+        x = x.contiguous()  # the output's layout is then plain batch norm's (dropout follows it)
         dims = [0, *range(2, x.dim())]  # (N, C) or (N, C, L): statistics per channel C
         n = x.numel() // x.shape[1] * world_size()
         mean_x, mean_sq = (_Sum.apply(torch.cat([x.sum(dims), (x * x).sum(dims)])) / n).chunk(2)
@@ -158,8 +159,13 @@ class GlobalDropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        mask = torch.empty((len(x) * world_size(), *x.shape[1:]), dtype=x.dtype, device=x.device)
-        mask = mask.bernoulli_(1 - self.p)[torch.as_tensor(rows(len(x)), device=x.device)]
+        # F.dropout fills a mask laid out in memory as x is (the graph network's features are a
+        # transposed view): the same layout, for the global batch.
+        order = sorted(range(x.dim()), key=lambda d: -x.stride(d))
+        shape = (len(x) * world_size(), *x.shape[1:])
+        mask = torch.empty([shape[d] for d in order], dtype=x.dtype, device=x.device)
+        mask = mask.bernoulli_(1 - self.p).permute(*np.argsort(order).tolist())
+        mask = mask[torch.as_tensor(rows(len(x)), device=x.device)]
         return x * mask.div_(1 - self.p)
 
 
