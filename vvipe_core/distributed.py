@@ -141,8 +141,12 @@ class SyncBatchNorm1d(nn.BatchNorm1d):
         x = x.contiguous()  # the output's layout is then plain batch norm's (dropout follows it)
         dims = [0, *range(2, x.dim())]  # (N, C) or (N, C, L): statistics per channel C
         n = x.numel() // x.shape[1] * world_size()
-        mean_x, mean_sq = (_Sum.apply(torch.cat([x.sum(dims), (x * x).sum(dims)])) / n).chunk(2)
+        # Sums in float64: E[x^2] - E[x]^2 loses float32's digits when a channel's mean is large.
+        x64 = x.double()
+        sums = _Sum.apply(torch.cat([x64.sum(dims), (x64 * x64).sum(dims)]))
+        mean_x, mean_sq = (sums / n).chunk(2)
         var = (mean_sq - mean_x**2).clamp_min(0)
+        mean_x, var = mean_x.to(x.dtype), var.to(x.dtype)
         with torch.no_grad():
             self.running_mean.lerp_(mean_x, self.momentum)
             self.running_var.lerp_(var * n / (n - 1), self.momentum)  # unbiased, as torch's
