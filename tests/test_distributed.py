@@ -76,6 +76,41 @@ def test_synced_batch_norm_dropout_and_noise_match_one_process_on_the_whole_batc
     mp.spawn(_layers_worker, args=(str(tmp_path / "rendezvous"),), nprocs=2)
 
 
+def _step_gradients(trainer: Trainer, stage: str) -> dict[str, torch.Tensor]:
+    """The gradients of the first step of `stage` (after DistributedDataParallel's averaging)."""
+    trainer._set_modes(stage)
+    step = trainer._step_function(stage)
+    torch.manual_seed(1)  # dropout masks and the VAE's noise
+    loss, _ = step(*trainer._batch(stage, 0, 0), 0)
+    loss.backward()
+    nets = {"vae": trainer.vae, "mapper": trainer.mapper}
+    return {f"{net}.{name}": p.grad for net, module in nets.items()
+            for name, p in module.named_parameters() if p.grad is not None}
+
+
+def _steps_worker(rank: int, init_file: str, cfg) -> None:
+    torch.set_num_threads(1)
+    out = Path(init_file).with_suffix(".pt")
+    one = {stage: _step_gradients(Trainer(cfg, out), stage) for stage in ("vae", "mapper")}
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    for stage in ("vae", "mapper"):
+        two = _step_gradients(Trainer(cfg, out), stage)
+        assert two.keys() == one[stage].keys() and len(two) > 10
+        # Float rounding, against the largest gradient (a Linear's bias before batch norm has
+        # a zero gradient: rounding noise on both sides).
+        scale = max(float(g.abs().max()) for g in two.values())
+        for name, grad in two.items():
+            torch.testing.assert_close(grad, one[stage][name], rtol=1e-4, atol=1e-5 * scale)
+    dist.destroy_process_group()
+
+
+def test_two_processes_average_to_the_gradients_of_one_process(tmp_path):
+    """The first step of each stage, with everything random (dropout, the VAE's noise, cameras,
+    2D noise) and all three triplet losses: one process's gradients on the global batch."""
+    cfg = CONFIG.replace(model={"dropout": 0.1, "mapper_arch": "gcn", "mapper_width": 16})
+    mp.spawn(_steps_worker, args=(str(tmp_path / "rendezvous"), cfg), nprocs=2)
+
+
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
     """`torchrun --standalone --nproc_per_node=2 -m vvipe_core.cli train ARGS`, from this tree."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
