@@ -1,7 +1,9 @@
 """Training over two processes (gloo on the CPU) against one process on the same global batch."""
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -111,12 +113,18 @@ def test_two_processes_average_to_the_gradients_of_one_process(tmp_path):
     mp.spawn(_steps_worker, args=(str(tmp_path / "rendezvous"), cfg), nprocs=2)
 
 
+def _torchrun_command(*args: str) -> list[str]:
+    """`torchrun --standalone --nproc_per_node=2 -m vvipe_core.cli train ARGS`."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "vvipe_core.cli", "train", *args]
+
+
+ENV = os.environ | {"OMP_NUM_THREADS": "1"}
+
+
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
-    """`torchrun --standalone --nproc_per_node=2 -m vvipe_core.cli train ARGS`, from this tree."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "vvipe_core.cli", "train", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
-                          env=os.environ | {"OMP_NUM_THREADS": "1"}, timeout=300)
+    return subprocess.run(_torchrun_command(*args), cwd=ROOT, capture_output=True, text=True,
+                          check=False, env=ENV, timeout=300)
 
 
 # Dropout, both triplet losses mined in the batch, two camera views per pose: everything random.
@@ -168,3 +176,19 @@ def test_a_two_process_run_resumed_under_torchrun_is_bit_identical(two_process_r
         for k, tensor in a[net].items():
             assert torch.equal(tensor, b[net][k]), k
     assert a["metrics"] == b["metrics"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_torchrun_stops_every_process_after_the_same_step(tmp_path):
+    config, out = tmp_path / "long.toml", tmp_path / "run.pt"
+    config.write_text(tiny_config(vae_epochs=1000).to_toml())
+    run = subprocess.Popen(_torchrun_command("--config", str(config), "--out", str(out)), cwd=ROOT,
+                           env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while not out.exists() and run.poll() is None:  # the first epoch is saved
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)  # torchrun passes it on to both processes
+    output, _ = run.communicate(timeout=120)  # a process left waiting for the other would hang
+    assert output.count(f"stopped; resume with --resume {out}") == 1, output
+    position = checkpoint.load(out)["train_state"]["position"]
+    assert position["stage"] == "vae" and position["epoch"] >= 1
+    assert sorted(os.listdir(tmp_path)) == ["long.toml", "run.pt"]  # no temporary left
