@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vvipe_core import checkpoint
+from vvipe_core import checkpoint, distributed
 from vvipe_core.cameras import CameraRanges, keypoint_features, project, sample_cameras
 from vvipe_core.canonical import canonicalize
 from vvipe_core.config import ConfigError, TrainConfig
@@ -146,11 +146,14 @@ class Trainer:
         self.recipe = cfg  # what the checkpoint records
         self.cfg = cfg  # the config in force: the tune stage's during that stage
         self.out = Path(out)
-        self.device = select_device(cfg.device)
+        self.device = distributed.join(select_device(cfg.device))
+        if cfg.batch_size % distributed.world_size():
+            raise ConfigError(None, f"batch_size = {cfg.batch_size} does not split over "
+                              f"{distributed.world_size()} processes: use a multiple of it")
         with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
             torch.manual_seed(cfg.seed)
-            self.vae = PoseVAE(cfg.model).to(self.device)
-            self.mapper = build_mapper(cfg.model).to(self.device)
+            self.vae = distributed.convert(PoseVAE(cfg.model)).to(self.device)
+            self.mapper = distributed.convert(build_mapper(cfg.model)).to(self.device)
         self.history: list[dict] = []
         self.position = {"stage": STAGES[0], "epoch": 0, "step": 0}
         self.metrics: dict = {}
@@ -230,7 +233,8 @@ class Trainer:
 
     def _batch(self, stage: str, epoch: int, step: int) -> tuple[np.ndarray, np.random.Generator]:
         """Deterministic in (seed, stage, epoch, step), so that a resumed run sees what an
-        uninterrupted one would have seen."""
+        uninterrupted one would have seen. The global batch: the steps draw from `rng` for all
+        of it and each process trains on its share (distributed.share)."""
         order = np.random.default_rng([self.cfg.seed, STAGES.index(stage), epoch]).permutation(len(self.train))
         idx = order[step * self.cfg.batch_size : (step + 1) * self.cfg.batch_size]
         rng = np.random.default_rng([self.cfg.seed, STAGES.index(stage), epoch, step, 1])
@@ -240,27 +244,31 @@ class Trainer:
         return torch.as_tensor(x, dtype=torch.float32, device=self.device)
 
     def _canonical(self, world: np.ndarray) -> torch.Tensor:
-        return self._tensor(canonicalize(world, self.cfg.realign))
+        """This process's share of the global batch `world`, canonical."""
+        return self._tensor(canonicalize(distributed.share(world), self.cfg.realign))
 
     # -- steps --------------------------------------------------------------------------------
-    def _vae_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
+    def _vae_step(self, world: np.ndarray, rng: np.random.Generator,
+                  global_step: int) -> tuple[torch.Tensor, dict]:
         cfg = self.cfg
         target = self._canonical(world)
         q = self.vae.encode(target)
-        recon = reconstruction(self.vae.decode(q.rsample()), target)
+        z = q.loc + distributed.standard_normal(q.loc) * q.scale  # q.rsample(), global noise
+        recon = reconstruction(self.vae.decode(z), target)
         kl = kl_to_standard_normal(q)
         loss = recon + kl_weight(global_step, cfg.beta, cfg.beta_warmup_steps) * kl
         logs = {"recon": recon.item(), "kl": kl.item()}
         if cfg.triplet:
             # Positive: the same pose with other body proportions (a "similar pose").
             positive = self.vae.encode(self._canonical(augment_bones(world, cfg.bone_scale, rng))).loc
-            trip = triplet_loss(q.loc, positive, target, cfg.triplet_margin, cfg.triplet_candidates)
+            trip = triplet_loss(*map(distributed.gather, (q.loc, positive, target)),
+                                cfg.triplet_margin, cfg.triplet_candidates)
             loss = loss + cfg.triplet_weight * trip.loss
             logs |= {"triplet": trip.loss.item(), "triplet_active": trip.active}
-        self._optimise(loss)
-        return logs
+        return loss, logs
 
-    def _mapper_step(self, world: np.ndarray, rng: np.random.Generator, global_step: int) -> dict:
+    def _mapper_step(self, world: np.ndarray, rng: np.random.Generator,
+                     global_step: int) -> tuple[torch.Tensor, dict]:
         target = self._canonical(world)
         z_target = None
         if self.cfg.pretrained_vae:
@@ -268,22 +276,23 @@ class Trainer:
                 z_target = self.vae.encode(target).loc
         losses, logs = zip(*(self._member_loss(member, world, target, z_target, rng)
                              for member in self.mapper.members))
-        self._optimise(sum(losses))
-        return {key: float(np.mean([log[key] for log in logs])) for key in logs[0]}
+        return sum(losses), {key: float(np.mean([log[key] for log in logs])) for key in logs[0]}
 
     def _member_loss(
         self, mapper: torch.nn.Module, world: np.ndarray, target: torch.Tensor,
         z_target: torch.Tensor | None, rng: np.random.Generator,
     ) -> tuple[torch.Tensor, dict]:
-        """One mapping network's loss on the batch, seen through its own random cameras."""
+        """One mapping network's loss on the batch, seen through its own random cameras.
+        Triplet negatives are mined over the global batch (gathered from every process)."""
         cfg = self.cfg
         n_views = 2 if cfg.mapper_triplet_weight > 0 else 1
-        pixels = np.concatenate([
+        pixels = np.concatenate([distributed.share(
             camera_keypoints(world, cfg.cameras, rng, cfg.noise_px, cfg.keypoint_dropout,
-                             cfg.detector_errors)
+                             cfg.detector_errors))
             for _ in range(n_views)])
-        z = mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
-        pose_loss = reconstruction(self.vae.decode(z), target.repeat(n_views, 1, 1))
+        with distributed.views(n_views):
+            z = mapper(self._tensor(keypoint_features(pixels, H36M17)[0]))
+            pose_loss = reconstruction(self.vae.decode(z), target.repeat(n_views, 1, 1))
         loss = cfg.mapper_pose_weight * pose_loss
         logs = {"pose": pose_loss.item()}
         if z_target is not None:
@@ -293,8 +302,10 @@ class Trainer:
         if z_target is not None and cfg.mapper_gallery_triplet_weight > 0:
             # The app's gallery search: a 2D view's embedding nearer its own pose's encoder mean
             # than any other pose's.
-            trips = [triplet_loss(view, z_target, target, cfg.triplet_margin,
-                                  cfg.triplet_candidates, gallery=z_target) for view in z.chunk(n_views)]
+            gallery = distributed.gather(z_target)
+            trips = [triplet_loss(distributed.gather(view), gallery, distributed.gather(target),
+                                  cfg.triplet_margin, cfg.triplet_candidates, gallery=gallery)
+                     for view in z.chunk(n_views)]
             gallery_loss = sum(t.loss for t in trips) / n_views
             loss = loss + cfg.mapper_gallery_triplet_weight * gallery_loss
             logs |= {"gallery_triplet": gallery_loss.item(),
@@ -302,8 +313,9 @@ class Trainer:
         if n_views == 2:
             # Retrieval compares two mapped views, so train exactly that: one camera's
             # embedding nearer the other camera's than any other pose's.
-            view_a, view_b = z.chunk(2)
-            trip = triplet_loss(view_a, view_b, target, cfg.triplet_margin, cfg.triplet_candidates)
+            view_a, view_b = map(distributed.gather, z.chunk(2))
+            trip = triplet_loss(view_a, view_b, distributed.gather(target), cfg.triplet_margin,
+                                cfg.triplet_candidates)
             loss = loss + cfg.mapper_triplet_weight * trip.loss
             logs |= {"triplet": trip.loss.item(), "triplet_active": trip.active}
         return loss, logs
@@ -402,17 +414,20 @@ class Trainer:
             self.opt = self._optimiser(stage)
         epochs = self.cfg.vae_epochs if stage == "vae" else self.cfg.mapper_epochs
         n_steps = self.steps_per_epoch()
-        step_fn = self._vae_step if stage == "vae" else self._mapper_step
+        self._set_modes(stage)  # what trains, before DistributedDataParallel takes its weights
+        step_fn = self._step_function(stage)
         while self.position["epoch"] < epochs:
             epoch = self.position["epoch"]
             self._set_modes(stage)
             sums = self._epoch_losses
             for step in range(self.position["step"], n_steps):
-                if cancel is not None and cancel.is_set():
+                if distributed.any_rank(cancel is not None and cancel.is_set()):
                     raise TrainingCancelled(self.save())
                 world, rng = self._batch(stage, epoch, step)
                 self._set_lr(stage, (epoch * n_steps + step) / (epochs * n_steps))
-                logs = step_fn(world, rng, epoch * n_steps + step)
+                loss, logs = step_fn(world, rng, epoch * n_steps + step)
+                self._optimise(loss)
+                logs = distributed.mean(logs)
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                 self.position["step"] = step + 1
@@ -433,8 +448,22 @@ class Trainer:
                                     {k: v for k, v in record.items() if isinstance(v, float)},
                                     val=val, elapsed_s=time.monotonic() - start))
 
+    def _step_function(self, stage: str) -> Callable:
+        """(world, rng, global step) -> (loss, logs): the stage's step, wrapped in
+        DistributedDataParallel (which averages the gradients) when there are several processes."""
+        step = self._vae_step if stage == "vae" else self._mapper_step
+        if distributed.world_size() == 1:
+            return step
+        nets = [self.vae] if stage == "vae" else [self.mapper, self.vae]  # those with trainable weights
+        return torch.nn.parallel.DistributedDataParallel(
+            _Step(step, nets), device_ids=[self.device] if self.device.type == "cuda" else None,
+            forward_sync_buffers=False)  # batch-norm statistics are synchronised already
+
     def save(self, final: bool = False) -> Path:
-        """Write the checkpoint; `final` drops the optimiser state (nothing left to resume)."""
+        """Write the checkpoint (the first process only: all hold the same); `final` drops the
+        optimiser state (nothing left to resume)."""
+        if distributed.rank() != 0:
+            return self.out
         state = None if final else {
             "position": dict(self.position), "history": self.history,
             "optimizer": self.opt.state_dict(), "epoch_losses": dict(self._epoch_losses),
@@ -445,6 +474,18 @@ class Trainer:
             train_state=state, metrics={"history": self.history, "val": self.metrics},
         )
         return checkpoint.save(ckpt, self.out)
+
+
+class _Step(torch.nn.Module):
+    """A step's loss as a module holding the networks it trains, for DistributedDataParallel."""
+
+    def __init__(self, step: Callable, nets: list[torch.nn.Module]):
+        super().__init__()
+        self.step = step
+        self.nets = torch.nn.ModuleList(nets)
+
+    def forward(self, *args):
+        return self.step(*args)
 
 
 def _cpu(state: dict) -> dict:

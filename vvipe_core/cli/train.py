@@ -56,11 +56,14 @@ def train(
     Ctrl-C lets the step under way finish, saves a resumable checkpoint and stops (a second
     Ctrl-C stops at once, keeping the last saved checkpoint). `--resume` continues with the
     checkpoint's own config; only --device, the data files and the epoch counts may change.
+    Under `torchrun --nproc_per_node=N -m vvipe_core.cli train ...` the N processes share each
+    batch (docs/SCALING.md); the first one saves and reports.
     """
     import threading
 
     import torch
 
+    from vvipe_core import distributed
     from vvipe_core.atomic import WriteError, check_writable
     from vvipe_core.train import (
         RESUME_MAY_CHANGE,
@@ -98,20 +101,24 @@ def train(
     except (DataFileError, CheckpointError, WriteError, ValueError) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
-    console.print(f"training on {trainer.device}, {len(trainer.train):,} poses -> {out}")
+    leader = distributed.rank() == 0
+    say = console.print if leader else lambda *_: None
+    n = distributed.world_size()
+    where = f"{n} processes ({trainer.device.type})" if n > 1 else trainer.device
+    say(f"training on {where}, {len(trainer.train):,} poses -> {out}")
     try:
         with stop_on_signals(threading.Event()) as cancel:
-            trainer.run(stages, callback=_progress_bars(), cancel=cancel)
+            trainer.run(stages, callback=_progress_bars() if leader else None, cancel=cancel)
     except TrainingCancelled as e:
-        console.print(f"stopped; resume with --resume {e.checkpoint_path}")
+        say(f"stopped; resume with --resume {e.checkpoint_path}")
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        console.print(f"stopped at once; {out} holds the last saved state, if any")
+        say(f"stopped at once; {out} holds the last saved state, if any")
         raise typer.Exit(130) from None
     except WriteError as e:
         console.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(1) from None
-    console.print(f"saved {out}")
+    say(f"saved {out}")
 
 
 def train_baseline(
