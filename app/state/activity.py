@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psygnal import Signal, SignalGroup
 
 from app.state.evented import Evented
-from vvipe_core.classify import ActivityClassifier, Segment
+
+if TYPE_CHECKING:  # torch comes with these: imported off the window's thread
+    from vvipe_core.classify import ActivityClassifier, Segment
 
 
 class ActivityEvents(SignalGroup):

@@ -1,11 +1,15 @@
 """The My library tab: the open pose library and the last search's hits."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from psygnal import Signal, SignalGroup
 
 from app.state.evented import Evented
-from vvipe_core.library import LibraryHit, PoseLibrary
+
+if TYPE_CHECKING:  # torch comes with these: imported off the window's thread
+    from vvipe_core.library import LibraryHit, PoseLibrary
 
 
 class LibraryEvents(SignalGroup):

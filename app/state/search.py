@@ -1,11 +1,15 @@
 """The gallery search: the k nearest poses and the selected one laid over the picture."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from psygnal import Signal, SignalGroup
 
 from app.state.evented import Evented
-from vvipe_core.gallery import Hit
+
+if TYPE_CHECKING:  # torch comes with these: imported off the window's thread
+    from vvipe_core.gallery import Hit
 
 
 class SearchEvents(SignalGroup):

@@ -2,15 +2,19 @@
 sequence and its frame."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from psygnal import Signal, SignalGroup
 
 from app.state.evented import Evented, same
 from app.state.values import Picture, Sequence
-from vvipe_core.api import VVIPE
-from vvipe_core.detect import Pose2D
-from vvipe_core.gallery import Gallery
-from vvipe_core.generation import NamedDirections
+
+if TYPE_CHECKING:  # torch comes with these: imported off the window's thread
+    from vvipe_core.api import VVIPE
+    from vvipe_core.detect import Pose2D
+    from vvipe_core.gallery import Gallery
+    from vvipe_core.generation import NamedDirections
 
 
 class SourceEvents(SignalGroup):

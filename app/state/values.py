@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vvipe_core.detect import Pose2D
+if TYPE_CHECKING:  # torch comes with these: imported off the window's thread
+    from vvipe_core.detect import Pose2D
 
 
 @dataclass(frozen=True)
