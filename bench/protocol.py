@@ -43,7 +43,7 @@ class Entry:
 
 MODELS = {
     "2d": Entry(None, None, "2D keypoints, nearest neighbour (no learning)"),
-    "vvipe": Entry("vvipe", "vvipe.toml", "V-VIPE (full realignment, triplet, pretrained VAE)", 3),
+    "vvipe": Entry("vvipe", "vvipe.toml", "V-VIPE (full realignment, triplet, pretrained VAE)", 5),
     "no_realign": Entry("vvipe", "no_realign.toml", "V-VIPE without rotation realignment", seeds=2),
     "yaw_realign": Entry("vvipe", "yaw_realign.toml", "V-VIPE with yaw-only realignment", seeds=2),
     "no_triplet": Entry("vvipe", "no_triplet.toml", "V-VIPE without triplet loss", seeds=2),
