@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -18,17 +19,18 @@ from app.history import History, View
 from app.places import Places
 from app.state import Anchor, AppState, Comparison, Picture, Sequence
 from app.workers import Jobs
-from vvipe_core.api import VVIPE
-from vvipe_core.checkpoint import CheckpointError
-from vvipe_core.data import DataFileError
 from vvipe_core.errors import VVIPEError
 from vvipe_core.gallery import Gallery, GalleryFileError, Hit, LatentAxes, embedding_distances
 from vvipe_core.images import IMAGE_SUFFIXES
 from vvipe_core.library import Entry, LibraryHit, PoseLibrary, media_files
 from vvipe_core.video import VIDEO_SUFFIXES
 
-# Errors whose message already names the file and the reason: shown as they are.
-USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
+if TYPE_CHECKING:  # torch: imported by the job that loads the model, not by the window
+    from vvipe_core.api import VVIPE
+
+# Errors whose message already names the file and the reason: shown as they are (a
+# checkpoint's and a data file's errors are VVIPEErrors).
+USER_ERRORS = (VVIPEError, GalleryFileError, OSError)
 MAX_COMPARED = 4
 # Slider drags and playback ask for a new pose per move or frame: the pose is drawn at once;
 # the gallery search, activity labels and virtual views follow at most once per SETTLE_MS, for
@@ -52,7 +54,7 @@ class Controller(QObject):
         self.k = 8
         self.virtual_count = 4
         self.virtual_elevation = 10.0
-        self.device = tasks.devices()[-1]  # the GPU when there is one
+        self.device: str | None = None  # None: the GPU when there is one (see tasks.load_model)
         self._raw_gallery: Gallery | None = None
         self._pending: list[Path] = []  # files opened before the model was ready
         self._goto: Entry | None = None  # a library hit's frame / person, once its file is open

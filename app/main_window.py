@@ -120,9 +120,11 @@ class MainWindow(QMainWindow):
         for key, restore in (("geometry", self.restoreGeometry), ("docks", self.restoreState)):
             if self.settings.value(key) is not None:
                 restore(self.settings.value(key))
-        self.controller.open_gallery(gallery)
-        self.controller.open_checkpoint(checkpoint)
+        # The jobs run while the window paints; the slowest first (finding the people: MediaPipe
+        # loads), the gallery last (it waits for the model to be embedded anyway).
         self.controller.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
+        self.controller.open_checkpoint(checkpoint)
+        self.controller.open_gallery(gallery)
 
     # -- layout ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -215,16 +217,25 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
         self.cancel.clicked.connect(self.controller.cancel_jobs)
-        self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)")
-        self.device.addItems(tasks.devices())
-        self.device.setCurrentText(self.controller.device)
+        self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)",
+                                enabled=False)  # filled once the model has loaded (_model_changed)
         self.device.currentTextChanged.connect(self.controller.set_device)
+        self.state.modelChanged.connect(self._model_changed)
         self.statusBar().addWidget(self.error_bar, 1)
         for widget in (self.busy, self.progress, self.cancel, self.device):
             self.statusBar().addPermanentWidget(widget)
         jobs = self.controller.jobs
         jobs.busyChanged.connect(self._busy_changed)
         jobs.progress.connect(self._progress)
+
+    def _model_changed(self) -> None:
+        """The devices are known once torch is imported, which the model's job does (the window
+        paints meanwhile)."""
+        if self.device.count() == 0:
+            with signals_blocked(self.device):
+                self.device.addItems(tasks.devices())
+                self.device.setCurrentText(self.state.model.device.type)
+            self.device.setEnabled(True)
 
     def _build_menus(self) -> None:
         controller, timeline = self.controller, self.pose_panel.timeline

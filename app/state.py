@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from vvipe_core.api import VVIPE
-from vvipe_core.classify import ActivityClassifier, Segment
-from vvipe_core.detect import Pose2D
-from vvipe_core.gallery import Gallery, Hit
-from vvipe_core.generation import NamedDirections
-from vvipe_core.library import LibraryHit, PoseLibrary
+if TYPE_CHECKING:  # torch comes with these: imported where the model loads, off this thread
+    from vvipe_core.api import VVIPE
+    from vvipe_core.classify import ActivityClassifier, Segment
+    from vvipe_core.detect import Pose2D
+    from vvipe_core.gallery import Gallery, Hit
+    from vvipe_core.generation import NamedDirections
+    from vvipe_core.library import LibraryHit, PoseLibrary
 
 
 @dataclass(frozen=True)
