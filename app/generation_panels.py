@@ -138,9 +138,15 @@ class WalkPanel(QWidget):
 
     def _score_changed(self) -> None:
         score = self.generation.score
-        self.plausibility.setEnabled(score is not None)
-        self.plausibility.setValue(0 if score is None else round(100 * score))
-        self.plausibility.setFormat("–" if score is None else "%p %")
+        bar = self.plausibility
+        # QProgressBar.setValue repaints at once, and a synchronous repaint composes the whole
+        # window with the 3D view (a frame's cost under software OpenGL): with updates off it
+        # is only scheduled (by setUpdatesEnabled) and drawn with the pose's frame.
+        bar.setUpdatesEnabled(False)
+        bar.setEnabled(score is not None)
+        bar.setValue(0 if score is None else round(100 * score))
+        bar.setFormat("–" if score is None else "%p %")
+        bar.setUpdatesEnabled(True)
 
 
 class EditPanel(QWidget):

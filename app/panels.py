@@ -272,6 +272,10 @@ class GalleryPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.ranking)
         layout.addWidget(self.list, 1)
+        # Thumbnails of the hits shown, by gallery index: a walk's searches mostly find the
+        # same poses again, and drawing them is most of the list's cost.
+        self._icons: dict[int, QIcon] = {}
+        state.galleryChanged.connect(lambda: self._icons.clear())
         state.hitsChanged.connect(self._hits_changed)
 
     def _hits_changed(self) -> None:
@@ -285,9 +289,13 @@ class GalleryPanel(QWidget):
             f"The nearest {checked} in the embedding, each seen through the camera that fits it "
             "best, ranked by how far they land from the photo's keypoints" if verified else
             "Nothing seen to check them against (the walk has left the photo's pose)")
-        for hit, sketch in zip(hits, self.state.hit_sketches if hits else []):
+        self._icons = icons = {
+            hit.index: self._icons[hit.index] if hit.index in self._icons
+            else QIcon(sketch_pixmap(sketch, THUMBNAIL))
+            for hit, sketch in zip(hits, self.state.hit_sketches if hits else [])}
+        for hit in hits:
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
-            item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
+            item = QListWidgetItem(icons[hit.index],
                                    f"{fit}distance {hit.distance:.3f}\n"
                                    f"{hit.sequence} #{hit.frame}\n{activity_name(hit.activity)}")
             item.setData(Qt.ItemDataRole.UserRole, hit.index)
