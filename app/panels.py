@@ -41,6 +41,7 @@ FIT_HINT = ("fit error {:.1f} %: seen through the camera that fits it best, this
 DISTANCE_HELP = ("Embedding distance: about 0 for the same pose from any camera; larger means "
                  "a more different pose (compare values within one list)")
 THUMBNAIL = QSize(72, 96)
+LOADING = "Loading the model…"  # the 3D view's title until it is loaded: the window paints first
 
 
 def dropped_files(event: QDropEvent | QDragEnterEvent) -> list[Path]:
@@ -153,11 +154,17 @@ class PosePanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
         state.poseChanged.connect(self._pose_changed)
+        state.modelChanged.connect(self._show_title)
+        self._show_title()
 
     def _pose_changed(self) -> None:
         self.view.set_poses(*shown_poses(self.state))
+        self._show_title()
+
+    def _show_title(self) -> None:
         anchor = self.state.anchor
-        title = anchor.label if anchor is not None else ""
+        title = (anchor.label if anchor is not None else
+                 "" if self.state.model is not None else LOADING)
         if self.title.text() != title:  # a slider drag keeps it: no relayout per frame
             self.title.setText(title)
 

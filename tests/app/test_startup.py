@@ -1,0 +1,58 @@
+"""Start-up: the window's modules import no torch, MediaPipe or scipy (the jobs that need them
+import them while the window paints), the window says it is loading until the model is there,
+and the 3D views of tabs nobody opened are made when first shown, with what was set before."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+from app.panels import LOADING
+from app.skeleton_view import RIGHT
+from tests.app.conftest import wait_idle
+from tests.media import T_POSE
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "mediapipe", "scipy")
+
+
+def test_the_window_modules_import_nothing_heavy():
+    code = f"import sys, app.main_window; print([m for m in {HEAVY!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout[-300:]
+
+
+def test_the_window_says_it_is_loading_until_the_model_is_there(qtbot, tiny_checkpoint,
+                                                                 tiny_gallery, tmp_path):
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(tiny_checkpoint, tiny_gallery, [T_POSE], settings)
+    qtbot.addWidget(window)
+    window.show()
+    # The model comes from a job, whose result reaches the window through its event loop:
+    # nothing of it yet.
+    assert window.state.model is None
+    assert window.pose_panel.title.text() == LOADING
+    assert window.device.count() == 0 and not window.device.isEnabled()
+    assert "loading model" in window.busy.text()
+    wait_idle(qtbot, window, lambda: window.state.pose is not None)
+    assert window.pose_panel.title.text() == window.state.anchor.label
+    assert window.device.isEnabled() and window.device.itemText(0) == "cpu"
+    assert window.device.currentText() == window.state.model.device.type
+    window.close()
+
+
+def test_a_hidden_tabs_3d_view_is_made_when_shown_with_the_poses_set_before(window, qtbot):
+    panel = window.virtual_panel
+    assert window.state.virtual is not None  # computed for the shown pose, tab unopened
+    assert not panel.view.findChildren(QOpenGLWidget)
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: bool(panel.view.findChildren(QOpenGLWidget)))
+    np.testing.assert_allclose(panel.view.joints(), window.state.virtual.lifted, atol=1e-6)
+    image = panel.view.canvas.render(alpha=False)[..., :3].astype(int)
+    right = np.round(np.array(RIGHT[:3]) * 255).astype(int)
+    assert (np.abs(image - right).max(axis=-1) < 40).sum() > 50  # right limbs drawn
