@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -26,6 +25,7 @@ from superqt.utils import signals_blocked
 from app.controller import USER_ERRORS, Controller
 from app.skeleton_view import SkeletonView
 from app.state import AppState
+from app.widgets import ProgressBar
 
 SIGMA_MAX = 1.5
 STRIP_FRAMES = 5  # in-between frames drawn side by side
@@ -66,7 +66,7 @@ class WalkPanel(QWidget):
         variation.addWidget(QLabel("Variation σ"))
         variation.addWidget(self.sigma, 1)
         variation.addWidget(self.resample)
-        self.plausibility = QProgressBar(minimum=0, maximum=100, textVisible=True)
+        self.plausibility = ProgressBar(minimum=0, maximum=100, textVisible=True)
         self.plausibility.setToolTip(
             "How typical the shown pose is: the share of the gallery's poses that lie at least "
             "as far from their nearest neighbours in the embedding (100 %: in the thick of the "
@@ -138,15 +138,9 @@ class WalkPanel(QWidget):
 
     def _score_changed(self) -> None:
         score = self.generation.score
-        bar = self.plausibility
-        # QProgressBar.setValue repaints at once, and a synchronous repaint composes the whole
-        # window with the 3D view (a frame's cost under software OpenGL): with updates off it
-        # is only scheduled (by setUpdatesEnabled) and drawn with the pose's frame.
-        bar.setUpdatesEnabled(False)
-        bar.setEnabled(score is not None)
-        bar.setValue(0 if score is None else round(100 * score))
-        bar.setFormat("–" if score is None else "%p %")
-        bar.setUpdatesEnabled(True)
+        self.plausibility.setEnabled(score is not None)
+        self.plausibility.setValue(0 if score is None else round(100 * score))
+        self.plausibility.setFormat("–" if score is None else "%p %")
 
 
 class EditPanel(QWidget):

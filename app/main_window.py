@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -48,6 +47,7 @@ from app.panels import (
 )
 from app.places import Places
 from app.state import AppState
+from app.widgets import ProgressBar
 from vvipe_core.bundled import bundled
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.error_bar = ErrorBar(lambda: self.state.show_message(""))
         self.busy = QLabel()
-        self.progress = QProgressBar(maximumWidth=160, visible=False)
+        self.progress = ProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
         self.cancel.clicked.connect(self.controller.cancel_jobs)
         self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)",
@@ -403,13 +403,16 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self, label: str) -> None:
         self.busy.setText(label + "…" if label else "")
-        self.progress.setVisible(bool(label))
         self.cancel.setVisible(bool(label))
-        self.progress.setRange(0, 0)  # busy until a job reports progress
+        # No bar until a job reports its progress: Qt's busy animation (a bar without a range)
+        # repaints the window about 50 times a second, which under software OpenGL took two
+        # thirds of a core from the very jobs it stood for.
+        self.progress.setVisible(False)
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total) if total else 0)
+        self.progress.setValue(min(done, total))
+        self.progress.setVisible(total > 0 and bool(self.busy.text()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()
