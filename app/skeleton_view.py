@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
@@ -87,6 +87,10 @@ class SkeletonView(QWidget):
     def view(self) -> scene.ViewBox:
         self.canvas  # noqa: B018 (made if it was not)
         return self._view
+
+    def sizeHint(self) -> QSize:
+        # The canvas's, made or not: a dock laid out before its view is made gets its width.
+        return QSize(*self._size)
 
     def showEvent(self, event) -> None:
         self.canvas  # noqa: B018 (made now: it is about to be seen)

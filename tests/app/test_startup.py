@@ -12,7 +12,7 @@ from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QApplication, QProgressBar, QVBoxLayout, QWidget
 
 from app.panels import LOADING
-from app.skeleton_view import RIGHT
+from app.skeleton_view import RIGHT, SkeletonView
 from app.widgets import ProgressBar
 from tests.app.conftest import wait_idle
 from tests.media import T_POSE
@@ -60,6 +60,19 @@ def test_a_hidden_tabs_3d_view_is_made_when_shown_with_the_poses_set_before(wind
     image = panel.view.canvas.render(alpha=False)[..., :3].astype(int)
     right = np.round(np.array(RIGHT[:3]) * 255).astype(int)
     assert (np.abs(image - right).max(axis=-1) < 40).sum() > 50  # right limbs drawn
+
+
+def test_a_3d_views_size_hint_is_the_same_before_its_canvas_is_made(qtbot):
+    # The docks are laid out at start-up, before a hidden tab's view has its canvas: with the
+    # canvas's hint missing, the right-hand column came out narrower than its widgets.
+    view = SkeletonView(size=(360, 170))
+    qtbot.addWidget(view)
+    before = view.sizeHint()
+    assert not view.findChildren(QOpenGLWidget)
+    view.canvas  # noqa: B018 (made now)
+    assert view.findChildren(QOpenGLWidget)
+    assert (before.width(), before.height()) == (360, 170)
+    assert view.layout().sizeHint() == before  # what the canvas asks for, once made
 
 
 class Paints(QObject):
