@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from app.state import AppState
 from app.workers import Jobs
-from vvipe_core.checkpoint import CheckpointError
-from vvipe_core.data import DataFileError
 from vvipe_core.errors import VVIPEError
 from vvipe_core.gallery import GalleryFileError
 
-# Errors whose message already names the file and the reason: shown as they are.
-USER_ERRORS = (VVIPEError, CheckpointError, DataFileError, GalleryFileError, OSError)
+# Errors whose message already names the file and the reason: shown as they are (a
+# checkpoint's and a data file's errors are VVIPEErrors).
+USER_ERRORS = (VVIPEError, GalleryFileError, OSError)
 
 
 class FeatureController:

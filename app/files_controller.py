@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import tasks
 from app.feature import FeatureController
@@ -13,11 +14,13 @@ from app.history_controller import HistoryController
 from app.search_controller import SearchController
 from app.state import AppState, Picture, Sequence
 from app.workers import Jobs
-from vvipe_core.api import VVIPE
 from vvipe_core.gallery import Gallery
 from vvipe_core.images import IMAGE_SUFFIXES
 from vvipe_core.library import Entry, media_files
 from vvipe_core.video import VIDEO_SUFFIXES
+
+if TYPE_CHECKING:  # torch: imported by the job that loads the model, not by the window
+    from vvipe_core.api import VVIPE
 
 
 class FilesController(FeatureController):
@@ -26,7 +29,7 @@ class FilesController(FeatureController):
         super().__init__(state, jobs)
         self.search = search  # opens the galleries that come as .npz files
         self.history = history  # pictures opened together are Forward steps
-        self.device = tasks.devices()[-1]  # the GPU when there is one
+        self.device: str | None = None  # None: the GPU when there is one (see tasks.load_model)
         self._pending: list[Path] = []  # files opened before the model was ready
         self._goto: Entry | None = None  # a library hit's frame / person, once its file is open
         self.openers: dict[str, Callable[[Path], None]] = {

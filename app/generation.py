@@ -8,6 +8,7 @@ app.state.generation (what the generation panels show) and of the walk.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,10 +16,12 @@ from app.feature import FeatureController
 from app.state import Anchor, AppState
 from app.state.generation import Between, Endpoint
 from app.workers import Jobs
-from vvipe_core.api import VVIPE
 from vvipe_core.export import PoseSequence, save_poses
-from vvipe_core.generation import Plausibility
 from vvipe_core.skeleton import H36M17
+
+if TYPE_CHECKING:  # torch: imported by the job that loads the model, not by the window
+    from vvipe_core.api import VVIPE
+    from vvipe_core.generation import Plausibility
 
 KEEP_NEAR_QUANTILE = 0.98  # the walk stops where only 2 % of the gallery's poses lie farther out
 
@@ -66,8 +69,12 @@ class Generation(FeatureController):
 
     def _gallery_changed(self) -> None:
         gallery = self.state.source.gallery
-        self.plausibility = None if gallery is None else Plausibility.from_embeddings(
-            gallery.embeddings)
+        if gallery is None:
+            self.plausibility = None
+        else:  # embedded by a loaded model: torch is imported already
+            from vvipe_core.generation import Plausibility
+
+            self.plausibility = Plausibility.from_embeddings(gallery.embeddings)
         self._score()
 
     def _model_changed(self) -> None:

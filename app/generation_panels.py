@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -26,6 +25,7 @@ from superqt.utils import signals_blocked
 from app.controller import USER_ERRORS, Controller
 from app.skeleton_view import SkeletonView
 from app.state import AppState
+from app.widgets import ProgressBar
 
 SIGMA_MAX = 1.5
 STRIP_FRAMES = 5  # in-between frames drawn side by side
@@ -66,7 +66,7 @@ class WalkPanel(QWidget):
         variation.addWidget(QLabel("Variation σ"))
         variation.addWidget(self.sigma, 1)
         variation.addWidget(self.resample)
-        self.plausibility = QProgressBar(minimum=0, maximum=100, textVisible=True)
+        self.plausibility = ProgressBar(minimum=0, maximum=100, textVisible=True)
         self.plausibility.setToolTip(
             "How typical the shown pose is: the share of the gallery's poses that lie at least "
             "as far from their nearest neighbours in the embedding (100 %: in the thick of the "

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -40,8 +41,10 @@ from app.people import PersonLabel, person_joint_colours
 from app.skeleton_view import SkeletonView
 from app.state import AppState, Picture
 from app.workers import Jobs
-from vvipe_core.api import VVIPE
-from vvipe_core.live import FrameSource, LiveFrame, LivePipeline, Recorder, run_live
+
+if TYPE_CHECKING:  # torch and scipy (the tracker): imported when a live run starts
+    from vvipe_core.api import VVIPE
+    from vvipe_core.live import LiveFrame
 
 SEARCH_EVERY_MS = 250
 LIVE_HITS = 5
@@ -85,6 +88,7 @@ class LiveRunner(QObject):
 
     def _run(self) -> None:
         from vvipe_core.detect import PoseDetector  # MediaPipe: loaded when first needed
+        from vvipe_core.live import FrameSource, LivePipeline, Recorder, run_live
 
         try:
             with PoseDetector() as detector, FrameSource(self.source) as frames:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -48,6 +47,7 @@ from app.panels import (
 )
 from app.places import Places
 from app.state import AppState
+from app.widgets import ProgressBar
 from vvipe_core.bundled import bundled
 
 if TYPE_CHECKING:
@@ -120,9 +120,11 @@ class MainWindow(QMainWindow):
         for key, restore in (("geometry", self.restoreGeometry), ("docks", self.restoreState)):
             if self.settings.value(key) is not None:
                 restore(self.settings.value(key))
-        self.controller.search.open_gallery(gallery)
-        self.controller.files.open_checkpoint(checkpoint)
+        # The jobs run while the window paints; the slowest first (finding the people: MediaPipe
+        # loads), the gallery last (it waits for the model to be embedded anyway).
         self.controller.files.open_paths([SAMPLE_PHOTO] if open_files is None else open_files)
+        self.controller.files.open_checkpoint(checkpoint)
+        self.controller.search.open_gallery(gallery)
 
     # -- layout ------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -212,19 +214,28 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.error_bar = ErrorBar(lambda: self.controller.message(""))
         self.busy = QLabel()
-        self.progress = QProgressBar(maximumWidth=160, visible=False)
+        self.progress = ProgressBar(maximumWidth=160, visible=False)
         self.cancel = QToolButton(text="Cancel", visible=False, toolTip="Stop the running work")
         self.cancel.clicked.connect(self.controller.cancel_jobs)
-        self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)")
-        self.device.addItems(tasks.devices())
-        self.device.setCurrentText(self.controller.files.device)
+        self.device = QComboBox(toolTip="Where the model runs (CPU, or the GPU when there is one)",
+                                enabled=False)  # filled once the model has loaded (_model_changed)
         self.device.currentTextChanged.connect(self.controller.files.set_device)
+        self.state.source.events.model.connect(self._model_changed)
         self.statusBar().addWidget(self.error_bar, 1)
         for widget in (self.busy, self.progress, self.cancel, self.device):
             self.statusBar().addPermanentWidget(widget)
         jobs = self.controller.jobs
         jobs.busyChanged.connect(self._busy_changed)
         jobs.progress.connect(self._progress)
+
+    def _model_changed(self) -> None:
+        """The devices are known once torch is imported, which the model's job does (the window
+        paints meanwhile)."""
+        if self.device.count() == 0:
+            with signals_blocked(self.device):
+                self.device.addItems(tasks.devices())
+                self.device.setCurrentText(self.state.source.model.device.type)
+            self.device.setEnabled(True)
 
     def _build_menus(self) -> None:
         controller, timeline = self.controller, self.pose_panel.timeline
@@ -393,13 +404,16 @@ class MainWindow(QMainWindow):
 
     def _busy_changed(self, label: str) -> None:
         self.busy.setText(label + "…" if label else "")
-        self.progress.setVisible(bool(label))
         self.cancel.setVisible(bool(label))
-        self.progress.setRange(0, 0)  # busy until a job reports progress
+        # No bar until a job reports its progress: Qt's busy animation (a bar without a range)
+        # repaints the window about 50 times a second, which under software OpenGL took two
+        # thirds of a core from the very jobs it stood for.
+        self.progress.setVisible(False)
 
     def _progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
-        self.progress.setValue(min(done, total) if total else 0)
+        self.progress.setValue(min(done, total))
+        self.progress.setVisible(total > 0 and bool(self.busy.text()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.controller.shutdown()

@@ -41,6 +41,7 @@ FIT_HINT = ("fit error {:.1f} %: seen through the camera that fits it best, this
 DISTANCE_HELP = ("Embedding distance: about 0 for the same pose from any camera; larger means "
                  "a more different pose (compare values within one list)")
 THUMBNAIL = QSize(72, 96)
+LOADING = "Loading the model…"  # the 3D view's title until it is loaded: the window paints first
 
 
 def dropped_files(event: QDropEvent | QDragEnterEvent) -> list[Path]:
@@ -153,11 +154,17 @@ class PosePanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
         state.walk.events.pose.connect(self._pose_changed)
+        state.source.events.model.connect(self._show_title)
+        self._show_title()
 
     def _pose_changed(self) -> None:
         self.view.set_poses(*shown_poses(self.state))
+        self._show_title()
+
+    def _show_title(self) -> None:
         anchor = self.state.walk.anchor
-        title = anchor.label if anchor is not None else ""
+        title = (anchor.label if anchor is not None else
+                 "" if self.state.source.model is not None else LOADING)
         if self.title.text() != title:  # a slider drag keeps it: no relayout per frame
             self.title.setText(title)
 
@@ -273,6 +280,10 @@ class GalleryPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.ranking)
         layout.addWidget(self.list, 1)
+        # Thumbnails of the hits shown, by gallery index: a walk's searches mostly find the
+        # same poses again, and drawing them is most of the list's cost.
+        self._icons: dict[int, QIcon] = {}
+        state.source.events.gallery.connect(lambda: self._icons.clear())
         state.search.events.hits.connect(self._hits_changed)
 
     def _hits_changed(self) -> None:
@@ -286,9 +297,13 @@ class GalleryPanel(QWidget):
             f"The nearest {checked} in the embedding, each seen through the camera that fits it "
             "best, ranked by how far they land from the photo's keypoints" if verified else
             "Nothing seen to check them against (the walk has left the photo's pose)")
-        for hit, sketch in zip(hits, self.state.search.sketches if hits else []):
+        self._icons = icons = {
+            hit.index: self._icons[hit.index] if hit.index in self._icons
+            else QIcon(sketch_pixmap(sketch, THUMBNAIL))
+            for hit, sketch in zip(hits, self.state.search.sketches if hits else [])}
+        for hit in hits:
             fit = f"fit error {100 * hit.fit:.1f} %\n" if hit.verified else ""
-            item = QListWidgetItem(QIcon(sketch_pixmap(sketch, THUMBNAIL)),
+            item = QListWidgetItem(icons[hit.index],
                                    f"{fit}distance {hit.distance:.3f}\n"
                                    f"{hit.sequence} #{hit.frame}\n{activity_name(hit.activity)}")
             item.setData(Qt.ItemDataRole.UserRole, hit.index)

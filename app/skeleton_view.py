@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
@@ -56,24 +56,19 @@ GRID = _grid()
 
 
 class SkeletonView(QWidget):
-    """Shows one skeleton, or several side by side along x; `joints()` returns what is shown."""
+    """Shows one skeleton, or several side by side along x; `joints()` returns what is shown.
+
+    The vispy canvas is made when first needed (shown, or asked for): the views of tabs and
+    docks nobody opened cost nothing at start-up. Poses set before are drawn then."""
 
     def __init__(self, parent: QWidget | None = None, size: tuple[int, int] = (480, 480)) -> None:
         super().__init__(parent)
-        self.canvas = scene.SceneCanvas(keys=None, size=size, bgcolor=BACKGROUND, show=False)
-        self.view = self.canvas.central_widget.add_view()
-        self.view.camera = scene.TurntableCamera(up="+z", fov=35)
-        self._floor = scene.visuals.Line(pos=GRID, connect="segments",
-                                         color=(0.7, 0.7, 0.7, 1.0), parent=self.view.scene)
-        self._floor_at = (0.0, 1.0)  # (height, stretch along x) of the floor drawn
-        self._axes = scene.visuals.XYZAxis(parent=self.view.scene, width=2)
-        self._bones = scene.visuals.Line(connect="segments", width=5, parent=self.view.scene,
-                                         antialias=True)
-        self._joints = scene.visuals.Markers(parent=self.view.scene)
+        self._size = size
+        self._canvas: scene.SceneCanvas | None = None
         self._poses = np.zeros((0, H36M17.n, 3), dtype=np.float32)
+        self._colours: np.ndarray | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas.native)
         # What the colours, axes and grid mean, over the view's top-left corner.
         self.legend = QLabel(LEGEND, self)
         self.legend.setStyleSheet("background: rgba(244, 244, 242, 200); color: #333; "
@@ -81,8 +76,41 @@ class SkeletonView(QWidget):
         self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.legend.move(4, 4)
         self.legend.adjustSize()
+
+    @property
+    def canvas(self) -> scene.SceneCanvas:
+        if self._canvas is None:
+            self._build()
+        return self._canvas
+
+    @property
+    def view(self) -> scene.ViewBox:
+        self.canvas  # noqa: B018 (made if it was not)
+        return self._view
+
+    def sizeHint(self) -> QSize:
+        # The canvas's, made or not: a dock laid out before its view is made gets its width.
+        return QSize(*self._size)
+
+    def showEvent(self, event) -> None:
+        self.canvas  # noqa: B018 (made now: it is about to be seen)
+        super().showEvent(event)
+
+    def _build(self) -> None:
+        self._canvas = scene.SceneCanvas(keys=None, size=self._size, bgcolor=BACKGROUND,
+                                         show=False)
+        self._view = view = self._canvas.central_widget.add_view()
+        view.camera = scene.TurntableCamera(up="+z", fov=35)
+        self._floor = scene.visuals.Line(pos=GRID, connect="segments",
+                                         color=(0.7, 0.7, 0.7, 1.0), parent=view.scene)
+        self._floor_at = (0.0, 1.0)  # (height, stretch along x) of the floor drawn
+        self._axes = scene.visuals.XYZAxis(parent=view.scene, width=2)
+        self._bones = scene.visuals.Line(connect="segments", width=5, parent=view.scene,
+                                         antialias=True)
+        self._joints = scene.visuals.Markers(parent=view.scene)
+        self.layout().addWidget(self._canvas.native)
         self.legend.raise_()
-        self.set_poses(None)
+        self._draw()
         self.reset_camera()
 
     def set_pose(self, pose: np.ndarray | None) -> None:
@@ -94,8 +122,16 @@ class SkeletonView(QWidget):
         poses = np.zeros((0, H36M17.n, 3)) if poses is None else np.asarray(poses)
         count_changed = len(poses) != len(self._poses)
         self._poses = poses.astype(np.float32).copy()
+        self._colours = None if colours is None else np.asarray(colours)
+        if self._canvas is None:
+            return
         if count_changed:
             self.reset_camera()
+        self._draw()
+
+    def _draw(self) -> None:
+        """The visuals' data from the poses set (the visuals stay: only their vertices move)."""
+        poses, colours = self._poses, self._colours
         # Seen from the front, +x points left: the first pose goes to +x to appear leftmost.
         shown = [p + self.offset(i) for i, p in enumerate(poses) if np.isfinite(p).all()]
         finite = [i for i, p in enumerate(poses) if np.isfinite(p).all()]
@@ -106,7 +142,7 @@ class SkeletonView(QWidget):
             offsets = np.arange(len(shown))[:, None] * H36M17.n
             segments = (BONES[None] + offsets[:, :, None]).reshape(-1)
             colours = (np.tile(JOINT_COLOURS, (len(shown), 1)) if colours is None
-                       else np.asarray(colours)[finite].reshape(-1, 4))
+                       else colours[finite].reshape(-1, 4))
             # A bone takes its child's colour: the limb's side.
             bone_colours = np.repeat(colours[segments[1::2]], 2, axis=0)
             self._bones.set_data(pos=joints[segments], color=bone_colours)
@@ -118,7 +154,7 @@ class SkeletonView(QWidget):
             if floor_at != self._floor_at:
                 self._floor_at = floor_at
                 self._floor.set_data(pos=GRID * (floor_at[1], 1, 1) + (0, 0, floor_at[0]))
-        self.canvas.update()
+        self._canvas.update()
 
     def offset(self, index: int) -> np.ndarray:
         """(3,) where pose `index` of those shown is drawn, from its own origin."""
@@ -131,6 +167,8 @@ class SkeletonView(QWidget):
     def reset_camera(self) -> None:
         """From the front, a little to the side; centred on the body, so zooming in keeps it
         in view."""
+        if self._canvas is None:
+            return  # made so when the canvas is
         camera = self.view.camera
         finite = self._poses[np.isfinite(self._poses).all(axis=(1, 2))]
         z = finite[..., 2]

@@ -1,5 +1,9 @@
 """The work behind the window, as plain functions of vvipe_core calls (they run in worker
-threads, so they touch no widget and no state)."""
+threads, so they touch no widget and no state).
+
+torch and scipy (through the model, the named directions and the tracker) are imported inside
+the functions that need them: the first job to run one imports them, in its worker thread,
+while the window paints and shows that it is loading."""
 from __future__ import annotations
 
 import threading
@@ -7,12 +11,11 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from app.state import Picture, Sequence, VirtualViews
-from vvipe_core.api import VVIPE
 from vvipe_core.cameras import FRONT_AZIMUTH, view_canonical
 from vvipe_core.classify import ActivityClassifier, ClassifierFileError, Segment
 from vvipe_core.data import load_poses
@@ -23,12 +26,14 @@ from vvipe_core.export import PoseSequence, save_poses
 from vvipe_core.export import load_poses as load_exported_poses
 from vvipe_core.gallery import FORMAT as GALLERY_FORMAT
 from vvipe_core.gallery import Gallery, Hit
-from vvipe_core.generation import NamedDirections, named_directions
 from vvipe_core.library import LibraryError, LibraryHit, PoseLibrary, index_paths, source_picture
 from vvipe_core.lifting import lift_track, liftable
 from vvipe_core.skeleton import H36M17
-from vvipe_core.tracking import track_people
 from vvipe_core.video import VIDEO_SUFFIXES, VideoDetection, read_frame
+
+if TYPE_CHECKING:
+    from vvipe_core.api import VVIPE
+    from vvipe_core.generation import NamedDirections
 
 TOP_ACTIVITIES = 3
 LIBRARY_THUMBNAIL_SIDE = 160
@@ -71,8 +76,11 @@ def detect_picture(path: Path) -> tuple[Picture, list[Pose2D]]:
     return detect_pictures([path])[0]
 
 
-def load_model(path: Path | None, device: str) -> VVIPE:
-    return VVIPE.load(path, device=device)
+def load_model(path: Path | None, device: str | None) -> VVIPE:
+    """device None: the GPU when there is one."""
+    from vvipe_core.api import VVIPE
+
+    return VVIPE.load(path, device=device or devices()[-1])
 
 
 def embed_gallery(
@@ -80,6 +88,8 @@ def embed_gallery(
 ) -> tuple[Gallery | None, NamedDirections | None]:
     """The gallery embedded by `model` (a gallery's embeddings belong to one model), and the
     named directions (knee bend, arm raise...) fitted on it."""
+    from vvipe_core.generation import named_directions
+
     if gallery is None:
         return None, None
     embedded = gallery.with_model(model)
@@ -141,6 +151,8 @@ def lift_video(
 ) -> Sequence | None:
     """Detect, track and lift everyone in a video (None when cancelled). Returns the
     sequence of the person seen longest, with everyone's in `people`."""
+    from vvipe_core.tracking import track_people
+
     with PoseDetector() as detector:
         detection = VideoDetection(path, detector, progress=progress, cancel=cancel)
         results = list(detection)
@@ -184,6 +196,8 @@ def export_poses(path: Path, model: VVIPE, sequence: Sequence | None,
 
 def devices() -> list[str]:
     """Where the model can run: the CPU, and the GPU when torch sees one."""
+    import torch
+
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 

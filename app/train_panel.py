@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -31,6 +30,7 @@ from app import tasks
 from app.controller import Controller
 from app.places import PROJECT, Places, resolve_config_paths
 from app.training import Outcome, Training
+from app.widgets import ProgressBar
 from vvipe_core.atomic import WriteError, write_text
 from vvipe_core.cameras import CameraRanges
 from vvipe_core.canonical import Realign
@@ -182,7 +182,7 @@ class TrainPanel(QWidget):
         self.load_result = QPushButton("Load into viewer")
         self.load_result.setToolTip("Show the new model in the Pose tab, gallery and sliders")
         self.load_result.clicked.connect(self._load_result)
-        self.bar = QProgressBar(maximum=1000)
+        self.bar = ProgressBar(maximum=1000)
         self.eta = QLabel()
         buttons = QHBoxLayout()
         for widget in (self.start, self.cancel, self.resume, self.load_result):

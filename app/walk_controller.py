@@ -13,8 +13,9 @@ from app.workers import Jobs
 
 # Slider drags and playback ask for a new pose per move or frame: the pose is drawn at once;
 # the gallery search, activity labels and virtual views follow at most once per SETTLE_MS, for
-# the pose shown then (a throttle: a steady stream of requests still gets answers).
-SETTLE_MS = 30
+# the pose shown then (a throttle: a steady stream of requests still gets answers, a few times
+# a second, while most frames of a drag draw the pose alone).
+SETTLE_MS = 100
 
 
 class WalkController(FeatureController):

@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vvipe_core.api import VVIPE
 from vvipe_core.atomic import write_bytes
 from vvipe_core.detect import PoseDetector
 from vvipe_core.errors import NoPersonFound
@@ -44,6 +44,9 @@ from vvipe_core.library_store import (
 from vvipe_core.library_workers import Detected, Heartbeat, detections
 from vvipe_core.lifting import liftable
 from vvipe_core.video import VIDEO_SUFFIXES, read_frame
+
+if TYPE_CHECKING:  # the model's users pass one in: importing torch is theirs to do
+    from vvipe_core.api import VVIPE
 
 __all__ = ["DATABASE", "Entry", "LibraryError", "LibraryHit", "PoseLibrary", "Progress",
            "Report", "embed_query", "index_paths", "media_files", "source_picture"]
