@@ -5,11 +5,10 @@ from __future__ import annotations
 from app.state import AppState
 from app.workers import Jobs
 from vvipe_core.errors import VVIPEError
-from vvipe_core.gallery import GalleryFileError
 
-# Errors whose message already names the file and the reason: shown as they are (a
-# checkpoint's and a data file's errors are VVIPEErrors).
-USER_ERRORS = (VVIPEError, GalleryFileError, OSError)
+# Errors whose message already names the file and the reason: shown as they are (every
+# vvipe_core file error is a VVIPEError).
+USER_ERRORS = (VVIPEError, OSError)
 
 
 class FeatureController:

@@ -25,6 +25,7 @@ import numpy as np
 from vvipe_core.atomic import atomic_write
 from vvipe_core.bundled import bundled
 from vvipe_core.data import PoseSet
+from vvipe_core.errors import VVIPEError
 from vvipe_core.index import PoseIndex
 from vvipe_core.skeleton import H36M17
 from vvipe_core.verify import fit_cameras, rerank
@@ -47,7 +48,7 @@ DEFAULT_RANDOM_SHARE = 0.5
 VERIFY_K = 200
 
 
-class GalleryFileError(ValueError):
+class GalleryFileError(VVIPEError, ValueError):
     """A gallery file that cannot be used; the message names the file and the reason."""
 
 
@@ -182,13 +183,13 @@ class Gallery:
             with np.load(path, allow_pickle=False) as d:
                 arrays = {k: d[k] for k in d.files}
         except FileNotFoundError:
-            raise GalleryFileError(f"{path}: no such file") from None
+            raise GalleryFileError(path, "no such file") from None
         except Exception as e:  # zip/format errors come in many types
-            raise GalleryFileError(f"{path}: not a readable gallery .npz file ({e})") from e
+            raise GalleryFileError(path, f"not a readable gallery .npz file ({e})") from e
         if str(arrays.get("format", "")) != FORMAT:
-            raise GalleryFileError(f"{path}: not a gallery file (no format '{FORMAT}')")
+            raise GalleryFileError(path, f"not a gallery file (no format '{FORMAT}')")
         if int(arrays.get("format_version", -1)) != FORMAT_VERSION:
-            raise GalleryFileError(f"{path}: gallery format version "
+            raise GalleryFileError(path, "gallery format version "
                                    f"{arrays.get('format_version')} (expected {FORMAT_VERSION})")
         gallery = cls(
             poses=arrays["poses"], embeddings=arrays["embeddings"], sequence=arrays["sequence"],
@@ -202,12 +203,12 @@ class Gallery:
 def _check(g: Gallery, path: Path) -> None:
     n = len(g.poses)
     if g.poses.shape[1:] != (H36M17.n, 3) or g.embeddings.ndim != 2 or n == 0:
-        raise GalleryFileError(f"{path}: poses must be (N, 17, 3) and embeddings (N, D), N > 0; "
+        raise GalleryFileError(path, "poses must be (N, 17, 3) and embeddings (N, D), N > 0; "
                                f"got {g.poses.shape} and {g.embeddings.shape}")
     if any(len(a) != n for a in (g.embeddings, g.sequence, g.frame, g.activity)):
-        raise GalleryFileError(f"{path}: arrays do not all have {n} rows")
+        raise GalleryFileError(path, f"arrays do not all have {n} rows")
     if not (np.isfinite(g.poses).all() and np.isfinite(g.embeddings).all()):
-        raise GalleryFileError(f"{path}: poses or embeddings contain NaN or inf")
+        raise GalleryFileError(path, "poses or embeddings contain NaN or inf")
 
 
 def stratified_pool(groups: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
